@@ -95,7 +95,8 @@ var opSince = [opLast]Version{
 // featSince is the version each IORING_FEAT_* bit first appeared in, by bit number.
 var featSince = [...]Version{
 	0: {5, 4}, 1: {5, 5}, 2: {5, 5}, 3: {5, 6}, 4: {5, 6}, 5: {5, 7}, 6: {5, 9}, 7: {5, 11},
-	8: {5, 11}, 9: {5, 12}, 10: {5, 13}, 11: {5, 17}, 12: {5, 17}, 13: {6, 3},
+	8: {5, 11}, 9: {5, 12}, 10: {5, 13}, 11: {5, 17}, 12: {5, 17}, 13: {6, 3}, 14: {6, 10},
+	15: {6, 12},
 }
 
 // setupSince is the version each IORING_SETUP_* flag first appeared in, by bit number.
@@ -129,6 +130,7 @@ type Features struct {
 	RegisterProbe   bool // IORING_REGISTER_PROBE answered (else opcodes come from the table)
 	NoDrop          bool // IORING_FEAT_NODROP: overflowed completions are kept, never lost
 	ExtArg          bool // IORING_FEAT_EXT_ARG: waits take a timeout without a TIMEOUT SQE
+	MinTimeout      bool // IORING_FEAT_MIN_TIMEOUT: a wait for n CQEs can settle for fewer after a grace period
 	FastPoll        bool // IORING_FEAT_FAST_POLL: socket ops poll internally, no io-wq worker
 	CQESkip         bool // IOSQE_CQE_SKIP_SUCCESS
 	NativeWorkers   bool // io-wq workers are threads of this process (iou-wrk-*)
@@ -220,6 +222,7 @@ func buildFeatures(release string, kernel, cap Version, featBits uint32, probed 
 	has := func(v Version) bool { return !eff.Less(v) }
 	f.NoDrop = f.Setup&FeatNoDrop != 0
 	f.ExtArg = f.Setup&FeatExtArg != 0
+	f.MinTimeout = f.Setup&FeatMinTimeout != 0 && f.ExtArg
 	f.FastPoll = f.Setup&FeatFastPoll != 0
 	f.CQESkip = f.Setup&FeatCQESkip != 0
 	f.NativeWorkers = f.Setup&FeatNativeWorkers != 0

@@ -72,7 +72,10 @@ type Ring struct {
 	waitArg getEventsArg
 	waitTS  Timespec
 
-	internalOps     bool  // the ring has queued operations of its own; skip their CQEs
+	internalOps     bool          // the ring has queued operations of its own; skip their CQEs
+	inlineHits      bool          // the last submit found its completions ready at once
+	minWait         time.Duration // SubmitAndWaitBatch's grace period (min_wait_usec)
+	waits           uint32
 	timers          int   // fallback wait TIMEOUTs in flight
 	internalErrs    int   // the ring's own operations that failed
 	lastInternalErr int32 // the last such failure's result
@@ -341,38 +344,69 @@ func (r *Ring) Submit() (int, error) {
 }
 
 // SubmitAndWait submits the prepared SQEs and waits until at least n completions are ready
-// to peek (completions from earlier submissions count). It blocks the calling OS thread, as
-// any blocking syscall does; Go's scheduler runs other goroutines meanwhile.
+// to peek (completions from earlier submissions count), in one io_uring_enter when it has to
+// wait. It blocks the calling OS thread, as any blocking syscall does; Go's scheduler runs
+// other goroutines meanwhile.
 func (r *Ring) SubmitAndWait(n uint32) (int, error) {
-	if r.closed {
-		return 0, ErrClosed
-	}
-	submitted, err := r.Submit()
-	if err != nil && !errors.Is(err, ErrBusy) {
-		return submitted, err
-	}
-	return submitted, r.wait(n, time.Time{})
+	return r.submitAndWait(n, time.Time{})
 }
 
 // SubmitAndWaitTimeout is SubmitAndWait with a time limit: it returns ErrTimeout when fewer
 // than n completions are ready after d. With IORING_FEAT_EXT_ARG (5.11+) the timeout rides on
-// io_uring_enter; before that, the ring queues a TIMEOUT SQE of its own and consumes its CQE.
+// the same io_uring_enter; before that, the ring queues a TIMEOUT SQE of its own and consumes
+// its CQE.
 func (r *Ring) SubmitAndWaitTimeout(n uint32, d time.Duration) (int, error) {
+	return r.submitAndWait(n, time.Now().Add(d))
+}
+
+// SubmitAndWaitBatch submits and waits for a batch: it returns once n completions are ready,
+// or once at least one is and minWait has passed since, or at the timeout (ErrTimeout, with
+// none ready). Event loops use it to wake once per batch of completions instead of once per
+// completion. Kernels without IORING_FEAT_MIN_TIMEOUT (6.12) wait for one completion instead.
+func (r *Ring) SubmitAndWaitBatch(n uint32, minWait, timeout time.Duration) (int, error) {
+	if !r.features.MinTimeout || n <= 1 || minWait <= 0 {
+		return r.submitAndWait(1, time.Now().Add(timeout))
+	}
+	r.minWait = minWait
+	submitted, err := r.submitAndWait(n, time.Now().Add(timeout))
+	r.minWait = 0
+	if errors.Is(err, ErrTimeout) && r.CQReady() > 0 {
+		err = nil
+	}
+	return submitted, err
+}
+
+func (r *Ring) submitAndWait(n uint32, deadline time.Time) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
 	}
-	deadline := time.Now().Add(d)
-	submitted, err := r.Submit()
-	if err != nil && !errors.Is(err, ErrBusy) {
+	// Two ways to submit and wait. A blocking io_uring_enter that does both costs Go's
+	// syscall bookkeeping (entersyscall/exitsyscall) even when the completions are already
+	// there by the time the kernel returns, as they are for work that completes inline
+	// (NOPs, cached reads). A non-blocking submit first, then a wait only if still needed,
+	// costs a second syscall whenever the completions are not there yet (sockets). The ring
+	// learns which case it is in: after an inline success it keeps submitting first; after a
+	// miss it submits and waits in one call, and tries the other way every 64 waits.
+	r.waits++
+	if r.flags&SetupSQPoll != 0 || r.inlineHits || r.waits%64 == 0 ||
+		(!r.internalOps && r.cq.ready() >= n && !r.needsFlush()) {
+		submitted, err := r.Submit()
+		if err != nil && !errors.Is(err, ErrBusy) {
+			return submitted, err
+		}
+		r.inlineHits = !r.internalOps && r.cq.ready() >= n
+		_, err = r.wait(n, deadline, false)
 		return submitted, err
 	}
-	return submitted, r.wait(n, deadline)
+	return r.wait(n, deadline, true)
 }
 
 // wait blocks until n caller-visible completions are ready, or until deadline when it is
-// not zero. A refused submission (ErrBusy) is resolved by the completions the wait returns:
-// the caller reaps them and submits again.
-func (r *Ring) wait(n uint32, deadline time.Time) error {
+// not zero; with submit, its first io_uring_enter also submits the prepared SQEs. A refused
+// submission (ErrBusy) is resolved by the completions the wait returns: the caller reaps
+// them and submits again.
+func (r *Ring) wait(n uint32, deadline time.Time, submit bool) (int, error) {
+	submitted := 0
 	for {
 		if r.internalOps {
 			r.dropInternalHead()
@@ -382,33 +416,59 @@ func (r *Ring) wait(n uint32, deadline time.Time) error {
 		if r.internalOps {
 			user = r.userReady()
 		}
-		if user >= n {
-			return nil
+		var toSubmit uint32
+		if submit {
+			toSubmit = r.flush()
+		}
+		if user >= n && toSubmit == 0 {
+			return submitted, nil
 		}
 		want := ready - user + n // CQ entries that hold n of the caller's completions
+		if user >= n || (r.minWait > 0 && user > 0) {
+			want = 0 // only submitting
+		}
+		var got int
 		var err error
 		switch {
-		case deadline.IsZero():
-			_, err = r.enter(0, want, enterGetEvents)
+		case deadline.IsZero() || want == 0:
+			got, err = r.enter(toSubmit, want, enterGetEvents)
 		case time.Until(deadline) <= 0:
-			return ErrTimeout
+			if toSubmit > 0 {
+				got, err = r.enter(toSubmit, 0, enterGetEvents)
+				submitted += got
+			}
+			if err == nil {
+				err = ErrTimeout
+			}
+			return submitted, err
 		case r.features.ExtArg:
-			err = r.enterTimeout(want, time.Until(deadline))
+			got, err = r.enterTimeout(toSubmit, want, time.Until(deadline))
 		default:
 			// A TIMEOUT SQE that completes after one more completion or at the deadline,
 			// whichever comes first, so that waiting for one more CQE never oversleeps.
 			if r.timers == 0 {
 				if err := r.armTimer(time.Until(deadline)); err != nil {
-					return err
+					return submitted, err
 				}
 			}
-			_, err = r.enter(r.flush(), ready+1, enterGetEvents)
+			got, err = r.enter(r.flush(), ready+1, enterGetEvents)
+		}
+		submitted += got
+		if err == nil && r.minWait > 0 && r.cq.ready() > 0 {
+			return submitted, nil // a batch wait settles for what came within the grace period
 		}
 		if err != nil {
-			if errors.Is(err, ErrBusy) && r.CQReady() > 0 {
-				return nil
+			if errors.Is(err, ErrBusy) {
+				if r.CQReady() > 0 {
+					return submitted, nil
+				}
+				submit = false // wait for completions to make room, then let the caller retry
+				continue
 			}
-			return err
+			return submitted, err
+		}
+		if submit && r.flush() == 0 {
+			submit = false
 		}
 	}
 }
@@ -432,18 +492,21 @@ func (r *Ring) armTimer(d time.Duration) error {
 	return nil
 }
 
-// enterTimeout waits for want CQEs or d with IORING_ENTER_EXT_ARG.
-func (r *Ring) enterTimeout(want uint32, d time.Duration) error {
+// enterTimeout submits toSubmit SQEs and waits for want CQEs or d, in one io_uring_enter
+// with IORING_ENTER_EXT_ARG.
+func (r *Ring) enterTimeout(toSubmit, want uint32, d time.Duration) (int, error) {
 	r.waitTS = Timespec{Sec: int64(d / time.Second), Nsec: int64(d % time.Second)}
-	r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
-	_, errno := sysEnter(r.fd, 0, want, enterGetEvents|enterExtArg, unsafe.Pointer(&r.waitArg), sizeofGetEventsArg)
+	r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS))), minWait: uint32(r.minWait / time.Microsecond)}
+	n, errno := sysEnter(r.fd, toSubmit, want, enterGetEvents|enterExtArg, unsafe.Pointer(&r.waitArg), sizeofGetEventsArg)
 	switch errno {
-	case 0, unix.EINTR, unix.ETIME:
-		return nil // the caller's loop rechecks the count and the deadline
+	case 0:
+		return n, nil
+	case unix.EINTR, unix.ETIME:
+		return 0, nil // the caller's loop rechecks the count and the deadline
 	case unix.EBUSY, unix.EAGAIN:
-		return &busyError{errno}
+		return 0, &busyError{errno}
 	}
-	return fmt.Errorf("io_uring_enter(wait %d, timeout %v): %w", want, d, errno)
+	return 0, fmt.Errorf("io_uring_enter(submit %d, wait %d, timeout %v): %w", toSubmit, want, d, errno)
 }
 
 // enter wraps io_uring_enter: EINTR is retried (Go's runtime signals threads for preemption

@@ -836,3 +836,40 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal("closed ring reports completions")
 	}
 }
+
+func TestSubmitAndWaitBatch(t *testing.T) {
+	kernels(t, func(t *testing.T, compat string) {
+		r := newRing(t, Options{Entries: 16, KernelCompat: compat})
+		// Fewer completions than asked for: the wait settles for them after the grace period
+		// (6.12+), or returns with the one it waits for on older kernels.
+		ts := &Timespec{Nsec: int64(5 * time.Millisecond)}
+		sqe := mustSQE(t, r)
+		sqe.PrepTimeout(ts, 0, 0)
+		sqe.UserData = 1
+		start := time.Now()
+		if _, err := r.SubmitAndWaitBatch(8, time.Millisecond, 5*time.Second); err != nil {
+			t.Fatalf("batch wait: %v", err)
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Fatalf("batch wait for 8 with one completion took %v", el)
+		}
+		if c := reap(t, r, 1)[0]; c.UserData != 1 {
+			t.Fatalf("CQE %+v", c)
+		}
+		runtime.KeepAlive(ts)
+		// Nothing in flight: the timeout ends it.
+		if _, err := r.SubmitAndWaitBatch(8, time.Millisecond, 20*time.Millisecond); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("idle batch wait: %v, want ErrTimeout", err)
+		}
+		// A full batch returns at once.
+		for i := 0; i < 8; i++ {
+			sqe := mustSQE(t, r)
+			sqe.PrepNop()
+			sqe.UserData = uint64(10 + i)
+		}
+		if _, err := r.SubmitAndWaitBatch(8, time.Second, 5*time.Second); err != nil || r.CQReady() != 8 {
+			t.Fatalf("full batch: %v, ready %d", err, r.CQReady())
+		}
+		reap(t, r, 8)
+	})
+}

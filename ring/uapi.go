@@ -146,6 +146,8 @@ const (
 	FeatCQESkip        uint32 = 1 << 11 // IORING_FEAT_CQE_SKIP
 	FeatLinkedFile     uint32 = 1 << 12 // IORING_FEAT_LINKED_FILE
 	FeatRegRegRing     uint32 = 1 << 13 // IORING_FEAT_REG_REG_RING (6.3)
+	FeatRecvsendBundle uint32 = 1 << 14 // IORING_FEAT_RECVSEND_BUNDLE (6.10)
+	FeatMinTimeout     uint32 = 1 << 15 // IORING_FEAT_MIN_TIMEOUT (6.12): min_wait_usec in waits
 )
 
 // CQE flags (cqe->flags, IORING_CQE_F_*).
