@@ -76,9 +76,10 @@ type Ring struct {
 	inlineHits      bool          // the last submit found its completions ready at once
 	minWait         time.Duration // SubmitAndWaitBatch's grace period (min_wait_usec)
 	waits           uint32
-	timers          int   // fallback wait TIMEOUTs in flight
-	internalErrs    int   // the ring's own operations that failed
-	lastInternalErr int32 // the last such failure's result
+	timers          int       // fallback wait TIMEOUTs in flight
+	timerDeadline   time.Time // the earliest deadline among them, roughly
+	internalErrs    int       // the ring's own operations that failed
+	lastInternalErr int32     // the last such failure's result
 }
 
 type submissionQueue struct {
@@ -446,10 +447,13 @@ func (r *Ring) wait(n uint32, deadline time.Time, submit bool) (int, error) {
 		default:
 			// A TIMEOUT SQE that completes after one more completion or at the deadline,
 			// whichever comes first, so that waiting for one more CQE never oversleeps.
-			if r.timers == 0 {
+			// A TIMEOUT's own completion does not count toward another's count, so a
+			// leftover timer may fire later than this wait's deadline: arm one of ours then.
+			if r.timers == 0 || r.timerDeadline.After(deadline) {
 				if err := r.armTimer(time.Until(deadline)); err != nil {
 					return submitted, err
 				}
+				r.timerDeadline = deadline
 			}
 			got, err = r.enter(r.flush(), ready+1, enterGetEvents)
 		}

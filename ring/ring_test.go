@@ -858,8 +858,12 @@ func TestSubmitAndWaitBatch(t *testing.T) {
 		}
 		runtime.KeepAlive(ts)
 		// Nothing in flight: the timeout ends it.
+		start = time.Now()
 		if _, err := r.SubmitAndWaitBatch(8, time.Millisecond, 20*time.Millisecond); !errors.Is(err, ErrTimeout) {
 			t.Fatalf("idle batch wait: %v, want ErrTimeout", err)
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Fatalf("a 20ms wait took %v (a leftover timer kept it waiting?)", el)
 		}
 		// A full batch returns at once.
 		for i := 0; i < 8; i++ {
@@ -867,9 +871,13 @@ func TestSubmitAndWaitBatch(t *testing.T) {
 			sqe.PrepNop()
 			sqe.UserData = uint64(10 + i)
 		}
-		if _, err := r.SubmitAndWaitBatch(8, time.Second, 5*time.Second); err != nil || r.CQReady() != 8 {
-			t.Fatalf("full batch: %v, ready %d", err, r.CQReady())
+		start = time.Now()
+		if _, err := r.SubmitAndWaitBatch(8, time.Second, 5*time.Second); err != nil || r.userReady() == 0 {
+			t.Fatalf("full batch: %v, ready %d", err, r.userReady())
 		}
 		reap(t, r, 8)
+		if el := time.Since(start); el > 2*time.Second {
+			t.Fatalf("a full batch took %v", el)
+		}
 	})
 }
