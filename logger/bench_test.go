@@ -1,0 +1,116 @@
+package logger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkInfo is one caller logging a message with four fields, per engine. ns/op is the
+// caller's cost; the writer goroutine works in parallel.
+func BenchmarkInfo(b *testing.B) {
+	errBoom := errors.New("boom")
+	for _, eng := range engines {
+		b.Run(string(eng), func(b *testing.B) {
+			l := newLogger(b, Options{Path: logPath(b), Engine: eng})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				l.Info("request", String("method", "GET"), Int("status", 200), Duration("took", time.Millisecond), Err(errBoom))
+			}
+			b.StopTimer()
+			l.Close()
+			reportStats(b, l)
+		})
+	}
+}
+
+// BenchmarkInfoParallel is BenchmarkInfo from GOMAXPROCS goroutines at once.
+func BenchmarkInfoParallel(b *testing.B) {
+	for _, eng := range engines {
+		b.Run(string(eng), func(b *testing.B) {
+			l := newLogger(b, Options{Path: logPath(b), Engine: eng})
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					l.Info("request", String("method", "GET"), Int("status", 200), Int("seq", i), Bool("ok", true))
+				}
+			})
+			b.StopTimer()
+			l.Close()
+			reportStats(b, l)
+		})
+	}
+}
+
+// BenchmarkSlog is the slog adapter: slog.Logger.LogAttrs with four attrs.
+func BenchmarkSlog(b *testing.B) {
+	for _, eng := range engines {
+		b.Run(string(eng), func(b *testing.B) {
+			l := newLogger(b, Options{Path: logPath(b), Engine: eng})
+			sl := slog.New(l.Handler())
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				sl.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", "GET"), slog.Int("status", 200),
+					slog.Duration("took", time.Millisecond), slog.Bool("ok", true))
+			}
+		})
+	}
+}
+
+// BenchmarkDisabled is the level check of a filtered-out call.
+func BenchmarkDisabled(b *testing.B) {
+	l := newLogger(b, Options{Path: logPath(b)})
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Debug("not logged", String("method", "GET"), Int("status", 200))
+	}
+}
+
+// BenchmarkLatency times every call of one producer logging four fields and reports the
+// caller's p50, p99 and p99.9 (each includes ~20 ns of clock reads around the call).
+func BenchmarkLatency(b *testing.B) {
+	for _, eng := range engines {
+		b.Run(string(eng), func(b *testing.B) {
+			l := newLogger(b, Options{Path: logPath(b), Engine: eng})
+			lat := make([]time.Duration, 0, 1<<20)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				t0 := time.Now()
+				l.Info("request", String("method", "GET"), Int("status", 200), Int("seq", i), Bool("ok", true))
+				if len(lat) < cap(lat) {
+					lat = append(lat, time.Since(t0))
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Nanoseconds()) }
+			b.ReportMetric(pct(0.50), "p50-ns")
+			b.ReportMetric(pct(0.99), "p99-ns")
+			b.ReportMetric(pct(0.999), "p99.9-ns")
+			l.Close()
+			st := l.Stats()
+			b.ReportMetric(float64(st.Waits)/float64(b.N), "waits/op")
+		})
+	}
+}
+
+func reportStats(b *testing.B, l *Logger) {
+	st := l.Stats()
+	if st.Written+st.Dropped != st.Accepted+st.DroppedFull+st.DroppedClosed {
+		b.Errorf("inconsistent stats: %+v", st)
+	}
+	if st.Batches > 0 {
+		b.ReportMetric(float64(st.Written)/float64(st.Batches), "records/write")
+	}
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,73 @@
+package logger
+
+import (
+	"runtime"
+)
+
+// An engine moves batches to the file for the writer goroutine. It is the only part that
+// differs between EngineUring and EngineThread; the writer picks one at New and calls it
+// through this interface, never branching on the engine per record or per batch.
+//
+// Only the writer goroutine calls an engine, so engines need no locks. A batch passed to
+// submit belongs to the engine until reap returns it; the engine must keep it (and so its
+// buffer) referenced for as long as the kernel may read the buffer.
+type engine interface {
+	// start runs first on the writer goroutine; stop runs last, after close.
+	start() error
+	stop()
+	// attach directs later writes to fd, a file of size bytes. positional says whether the
+	// file has offsets (regular files) that the engine may write at explicitly. The writer
+	// attaches only when nothing is in flight.
+	attach(fd int, size int64, positional bool, path string)
+	// submit starts writing b.buf[b.done:]. When the write finishes, b.done and b.err say
+	// how it went and b comes back from reap.
+	submit(b *batch)
+	// inflight is the number of batches submitted and not yet returned by reap.
+	inflight() int
+	// reap appends finished batches to done. If none has finished and some are in flight it
+	// waits for at least one.
+	reap(done []*batch) []*batch
+	// fsync makes the data of all finished writes durable (fdatasync).
+	fsync() error
+	// close releases the engine's resources; nothing is in flight.
+	close() error
+}
+
+// threadEngine writes each batch with a blocking write(2) on the writer goroutine, which
+// start locks to its OS thread: while a write blocks, that thread (and only it) is parked in
+// the kernel, the way a thread pool of size one would be. Batches therefore complete one at a
+// time, in order, inside submit.
+type threadEngine struct {
+	fd   int
+	path string
+	done []*batch
+}
+
+func (e *threadEngine) start() error {
+	runtime.LockOSThread()
+	return nil
+}
+
+func (e *threadEngine) stop() { runtime.UnlockOSThread() }
+
+func (e *threadEngine) attach(fd int, _ int64, _ bool, path string) { e.fd, e.path = fd, path }
+
+func (e *threadEngine) submit(b *batch) {
+	n, err := writeAll(e.fd, b.buf[b.done:], e.path)
+	b.done += n
+	b.err = err
+	e.done = append(e.done, b)
+}
+
+func (e *threadEngine) inflight() int { return len(e.done) }
+
+func (e *threadEngine) reap(done []*batch) []*batch {
+	done = append(done, e.done...)
+	clear(e.done)
+	e.done = e.done[:0]
+	return done
+}
+
+func (e *threadEngine) fsync() error { return fdatasync(e.fd, e.path) }
+
+func (e *threadEngine) close() error { return nil }

@@ -1,0 +1,131 @@
+package logger
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestLevels checks the level check, SetLevel, and that With shares the level.
+func TestLevels(t *testing.T) {
+	path := logPath(t)
+	l := newLogger(t, Options{Path: path, Level: LevelWarn})
+	child := l.With(String("c", "1"))
+	if l.Enabled(LevelInfo) || !l.Enabled(LevelWarn) || l.Level() != LevelWarn {
+		t.Fatal("Options.Level not applied")
+	}
+	l.Debug("no")
+	l.Info("no")
+	l.Warn("yes")
+	child.Error("yes")
+	l.SetLevel(LevelDebug)
+	child.Debug("yes")
+	if err := l.Log(context.Background(), LevelInfo+2, "custom"); err != nil {
+		t.Fatal(err)
+	}
+	l.Sync()
+	recs := readJSON(t, path)
+	var levels []string
+	for _, r := range recs {
+		levels = append(levels, r["level"].(string))
+	}
+	if got := strings.Join(levels, ","); got != "WARN,ERROR,DEBUG,INFO+2" {
+		t.Errorf("levels %s", got)
+	}
+	if recs[1]["c"] != "1" || recs[2]["c"] != "1" || recs[0]["c"] != nil {
+		t.Errorf("With fields: %v", recs)
+	}
+}
+
+// TestOversizedRecord logs records larger than a whole batch buffer: each is written intact.
+func TestOversizedRecord(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(string(eng), func(t *testing.T) {
+			path := logPath(t)
+			l := newLogger(t, Options{Path: path, Engine: eng, BufferSize: 4096, QueueSize: 2})
+			big := strings.Repeat("0123456789", 100_000) // 1 MB
+			for i := range 5 {
+				l.Info("big", Int("i", i), String("data", big))
+				l.Info("small", Int("i", i))
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			recs := readJSON(t, path)
+			if len(recs) != 10 {
+				t.Fatalf("%d records", len(recs))
+			}
+			for i, r := range recs {
+				if i%2 == 0 && r["data"] != big {
+					t.Fatalf("record %d damaged", i)
+				}
+			}
+		})
+	}
+}
+
+// TestWriterIdle checks that idle writers sleep rather than spin: with 8 loggers of each
+// async engine open and nothing logged, the process uses (almost) no CPU, and no batch is
+// written.
+func TestWriterIdle(t *testing.T) {
+	var ls []*Logger
+	for _, eng := range []Engine{EngineUring, EngineThread} {
+		for range 8 {
+			l := newLogger(t, Options{Path: logPath(t), Engine: eng, FlushInterval: time.Millisecond})
+			l.Info("one")
+			ls = append(ls, l)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	var before []Stats
+	for _, l := range ls {
+		before = append(before, l.Stats())
+	}
+	cpu0 := cpuTime(t)
+	time.Sleep(300 * time.Millisecond)
+	used := cpuTime(t) - cpu0
+	t.Logf("16 idle loggers used %v of CPU in 300ms", used)
+	if used > 30*time.Millisecond {
+		t.Errorf("idle loggers used %v of CPU in 300ms", used)
+	}
+	for i, l := range ls {
+		if after := l.Stats(); before[i].Batches != 1 || after != before[i] {
+			t.Errorf("idle writer changed stats: %+v -> %+v", before[i], after)
+		}
+	}
+}
+
+func cpuTime(t *testing.T) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestEngineFallback caps the kernel features to Linux 5.1 (ring's compatibility switch),
+// where io_uring lacks what the logger needs: the default engine falls back to EngineThread,
+// while an explicit EngineUring fails with ring's explanation.
+func TestEngineFallback(t *testing.T) {
+	t.Setenv("URINGD_KERNEL_COMPAT", "5.1")
+	l := newLogger(t, Options{Path: logPath(t)})
+	if l.Engine() != EngineThread {
+		t.Errorf("default engine on a capped kernel: %s", l.Engine())
+	}
+	l.Info("still works")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Path: logPath(t), Engine: EngineUring}); err == nil {
+		t.Error("explicit EngineUring on a capped kernel should fail")
+	} else {
+		t.Logf("explicit EngineUring: %v", err)
+	}
+	t.Setenv("URINGD_KERNEL_COMPAT", "")
+	if l := newLogger(t, Options{Path: logPath(t)}); l.Engine() != EngineUring {
+		t.Errorf("default engine: %s", l.Engine())
+	}
+}

@@ -1,0 +1,246 @@
+package logger
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// stamp is a formatted timestamp: RFC 3339 in UTC with nine digits of nanoseconds,
+// 2024-05-06T07:08:09.012345678Z. Its fixed width keeps lines aligned and lets timestamps
+// sort as text. It is passed by value (30 bytes), so it never escapes to the heap.
+type stamp [30]byte
+
+// stampOf formats sec.nsec (Unix time). ok is false for years outside 0000–9999, which
+// RFC 3339 cannot express in this width.
+func stampOf(sec, nsec int64) (ts stamp, ok bool) {
+	days := sec / 86400
+	rem := sec % 86400
+	if rem < 0 {
+		rem += 86400
+		days--
+	}
+	y, m, d := civil(days)
+	if y < 0 || y > 9999 {
+		return ts, false
+	}
+	put4(ts[0:], int(y))
+	ts[4] = '-'
+	put2(ts[5:], int(m))
+	ts[7] = '-'
+	put2(ts[8:], int(d))
+	ts[10] = 'T'
+	put2(ts[11:], int(rem/3600))
+	ts[13] = ':'
+	put2(ts[14:], int(rem/60%60))
+	ts[16] = ':'
+	put2(ts[17:], int(rem%60))
+	ts[19] = '.'
+	put9(ts[20:], nsec)
+	ts[29] = 'Z'
+	return ts, true
+}
+
+// put9 writes n (0 ≤ n < 1e9) as nine digits, two at a time.
+func put9(b []byte, n int64) {
+	_ = b[8]
+	u := uint32(n)
+	for i := 7; i > 0; i -= 2 {
+		d := u % 100 * 2
+		u /= 100
+		b[i], b[i+1] = digitPairs[d], digitPairs[d+1]
+	}
+	b[0] = byte('0' + u)
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// clock makes the timestamps of records. time.Now reads two clocks (wall and monotonic,
+// two vDSO calls, ~40 ns on a VM); within one second of wall time the clock instead adds the
+// monotonic time elapsed since a reading taken in that second (one vDSO call) and reuses that
+// second's formatted date and time, rewriting only the nine digits of nanoseconds. Each new
+// second takes a fresh time.Now, so a stepped wall clock is picked up within a second, and
+// allocates one small object (one allocation per second, not per record). Both clocks run
+// at the same NTP-adjusted rate, so the derived time matches time.Now.
+type clock struct{ cur atomic.Pointer[second] }
+
+// second is one second of wall time: a reading in it and its text. Immutable once stored.
+type second struct {
+	start time.Time // carries the monotonic reading
+	nsec  int64     // start's nanoseconds within its second
+	text  stamp
+}
+
+// now returns the current time as a stamp. (A wall clock set outside the years 0000–9999
+// would be written as 0000-01-01T00:00:00.000000000Z.)
+func (c *clock) now() stamp {
+	if s := c.cur.Load(); s != nil {
+		if ns := s.nsec + int64(time.Since(s.start)); ns < 1e9 {
+			ts := s.text
+			put9(ts[20:], ns)
+			return ts
+		}
+	}
+	t := time.Now()
+	s := &second{start: t, nsec: int64(t.Nanosecond())}
+	if ts, ok := stampOf(t.Unix(), s.nsec); ok {
+		s.text = ts
+	} else {
+		s.text, _ = stampOf(-62167219200, 0)
+		s.nsec = 1e9 // never reused
+	}
+	c.cur.Store(s)
+	return s.text
+}
+
+// appendTime appends the instant sec.nsec (Unix time) as a stamp (see stamp), or in
+// time.RFC3339Nano form for years a stamp cannot hold.
+func appendTime(dst []byte, sec int64, nsec int64) []byte {
+	ts, ok := stampOf(sec, nsec)
+	if !ok {
+		return time.Unix(sec, nsec).UTC().AppendFormat(dst, time.RFC3339Nano)
+	}
+	return append(dst, ts[:]...)
+}
+
+// appendUnixNano is appendTime for a count of nanoseconds since the Unix epoch.
+func appendUnixNano(dst []byte, ns int64) []byte {
+	sec, nsec := ns/1e9, ns%1e9
+	if nsec < 0 {
+		nsec += 1e9
+		sec--
+	}
+	return appendTime(dst, sec, nsec)
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+// days_from_civil inverse).
+func civil(days int64) (year, month, day int64) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = doy - (153*mp+2)/5 + 1
+	if mp < 10 {
+		month = mp + 3
+	} else {
+		month = mp - 9
+	}
+	year = yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
+}
+
+func put2(b []byte, v int) {
+	b[0] = byte('0' + v/10)
+	b[1] = byte('0' + v%10)
+}
+
+func put4(b []byte, v int) {
+	b[0] = byte('0' + v/1000)
+	b[1] = byte('0' + v/100%10)
+	b[2] = byte('0' + v/10%10)
+	b[3] = byte('0' + v%10)
+}
+
+// appendDuration appends d exactly as d.String() would, without allocating.
+func appendDuration(dst []byte, d time.Duration) []byte {
+	var buf [32]byte
+	w := len(buf)
+	u := uint64(d)
+	neg := d < 0
+	if neg {
+		u = -u
+	}
+	if u < uint64(time.Second) {
+		var prec int
+		w--
+		buf[w] = 's'
+		w--
+		switch {
+		case u == 0:
+			buf[w] = '0'
+			return append(dst, buf[w:]...)
+		case u < uint64(time.Microsecond):
+			prec = 0
+			buf[w] = 'n'
+		case u < uint64(time.Millisecond):
+			prec = 3
+			w--
+			copy(buf[w:], "µ")
+		default:
+			prec = 6
+			buf[w] = 'm'
+		}
+		w, u = fmtFrac(buf[:w], u, prec)
+		w = fmtInt(buf[:w], u)
+	} else {
+		w--
+		buf[w] = 's'
+		w, u = fmtFrac(buf[:w], u, 9)
+		w = fmtInt(buf[:w], u%60)
+		u /= 60
+		if u > 0 {
+			w--
+			buf[w] = 'm'
+			w = fmtInt(buf[:w], u%60)
+			u /= 60
+			if u > 0 {
+				w--
+				buf[w] = 'h'
+				w = fmtInt(buf[:w], u)
+			}
+		}
+	}
+	if neg {
+		w--
+		buf[w] = '-'
+	}
+	return append(dst, buf[w:]...)
+}
+
+// fmtFrac formats the fraction of v/10**prec (e.g., ".12345") into the tail of buf, omitting
+// trailing zeros and the dot when the fraction is zero. It returns the index where the
+// output begins and v/10**prec.
+func fmtFrac(buf []byte, v uint64, prec int) (int, uint64) {
+	w := len(buf)
+	print := false
+	for i := 0; i < prec; i++ {
+		digit := v % 10
+		print = print || digit != 0
+		if print {
+			w--
+			buf[w] = byte(digit) + '0'
+		}
+		v /= 10
+	}
+	if print {
+		w--
+		buf[w] = '.'
+	}
+	return w, v
+}
+
+// fmtInt formats v into the tail of buf and returns the index where the output begins.
+func fmtInt(buf []byte, v uint64) int {
+	w := len(buf)
+	if v == 0 {
+		w--
+		buf[w] = '0'
+		return w
+	}
+	for v > 0 {
+		w--
+		buf[w] = byte(v%10) + '0'
+		v /= 10
+	}
+	return w
+}
