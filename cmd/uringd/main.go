@@ -22,6 +22,7 @@ func newApp() *cli.App {
 		Name:  "uringd",
 		Usage: "an io_uring static file server, file IO engines and async logger",
 		Commands: []*cli.Command{
+			serveCommand(),
 			probeCommand(),
 		},
 		HideHelpCommand: true,

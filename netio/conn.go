@@ -1,0 +1,85 @@
+package netio
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringd/uringd/netio/internal/http1"
+	"github.com/uringd/uringd/ring"
+)
+
+type connState uint8
+
+const (
+	stateIdle    connState = iota // waiting for (or parsing) a request
+	stateOpening                  // looking the file up
+	stateSending                  // a reply is on its way
+)
+
+// conn is one client connection, owned by its loop and reused from the loop's slot table.
+//
+// Buffer ownership: c.out (a pooled 64 KiB buffer, taken only while a reply is being sent)
+// is written by the kernel (READ) and read by it (SEND) while those SQEs are in flight; the
+// conn keeps it referenced until their CQEs are reaped and only then returns it to the pool.
+// c.pathz, c.how and c.stx are read or written by OPENAT2/STATX in flight; they live in this
+// heap-allocated conn, never on a stack. Received bytes arrive in the loop's provided buffers
+// and are copied into c.in, so a buffer goes back to the kernel as soon as its CQE is seen.
+type conn struct {
+	slot     int32
+	gen      uint32
+	fd       int
+	state    connState
+	inflight int // SQEs in flight that reference this conn
+
+	recvArmed, recvStarved bool
+	closing, closeQueued   bool
+	eof                    bool
+	waitHead               bool // a partial request head is buffered (read-header deadline)
+	indexTry               bool // looking up dir/index.html
+
+	in    []byte // received, not yet consumed input
+	inOff int
+	skip  int64 // request body bytes still to discard
+
+	req      http1.Request
+	reqStart time.Time
+	deadline time.Time
+	key      []byte // the path being looked up (cache key)
+	scr      []byte
+
+	pathz  []byte
+	how    *ring.OpenHow
+	stx    *unix.Statx_t
+	openFd int
+
+	rep          reply
+	file         *fileEntry
+	piece        int
+	pieceDone    int64
+	out          []byte
+	outLen       int
+	outSent      int
+	readFailed   bool
+	readsPending int // threadpool reads of the current chunk not yet completed
+	poolBusy     int // threadpool operations in flight for this conn
+
+	remote  [64]byte // peer address text for access logs
+	remoteN int
+}
+
+func (c *conn) open(fd int) {
+	c.fd = fd
+	c.state = stateIdle
+	c.inflight = 0
+	c.recvArmed, c.recvStarved, c.closing, c.closeQueued, c.eof = false, false, false, false, false
+	c.waitHead, c.indexTry = false, false
+	c.in, c.inOff, c.skip = c.in[:0], 0, 0
+	c.openFd = -1
+	c.readsPending, c.poolBusy = 0, 0
+	c.remoteN = 0
+	if c.how == nil {
+		c.how = new(ring.OpenHow)
+		c.stx = new(unix.Statx_t)
+	}
+}

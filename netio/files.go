@@ -1,0 +1,112 @@
+package netio
+
+import (
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fileEntry is an open file (or a directory's metadata) in a loop's open-file cache. The
+// cache holds fds and stat results, never file contents: every body is read from the file.
+type fileEntry struct {
+	key     string
+	fd      int // -1 for directories
+	meta    fileMeta
+	expires time.Time
+	refs    int  // replies using fd right now
+	dead    bool // out of the cache: close fd when refs drops to 0
+}
+
+// fileCache is a loop's bounded open-file cache. Entries are trusted for ttl, then looked up
+// again, so a replaced or changed file is noticed within ttl.
+type fileCache struct {
+	m   map[string]*fileEntry
+	max int
+	ttl time.Duration
+}
+
+func (fc *fileCache) init(max int, ttl time.Duration) {
+	fc.max, fc.ttl = max, ttl
+	if max > 0 {
+		fc.m = make(map[string]*fileEntry, max)
+	}
+}
+
+func (fc *fileCache) get(key []byte, now time.Time) *fileEntry {
+	if e := fc.m[string(key)]; e != nil && now.Before(e.expires) {
+		return e
+	}
+	return nil
+}
+
+// add makes an entry for a freshly opened and stat'ed file. Only regular files and
+// directories are served (a FIFO, socket or device gives EACCES → 403).
+func (fc *fileCache) add(key []byte, fd int, stx *unix.Statx_t, now time.Time) (*fileEntry, syscall.Errno) {
+	mode := uint32(stx.Mode) & unix.S_IFMT
+	switch mode {
+	case unix.S_IFREG:
+		// Opened O_NONBLOCK so a FIFO could not block the open; a regular file reads
+		// through the page cache and must not carry it (io_uring would then fail rather
+		// than wait for the disk).
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&^unix.O_NONBLOCK)
+		}
+	case unix.S_IFDIR:
+		unix.Close(fd)
+		fd = -1
+	default:
+		unix.Close(fd)
+		return nil, syscall.EACCES
+	}
+	mtime := time.Unix(stx.Mtime.Sec, int64(stx.Mtime.Nsec))
+	e := &fileEntry{key: string(key), fd: fd, meta: newMeta(int64(stx.Size), mtime, mode == unix.S_IFDIR, key), expires: now.Add(fc.ttl)}
+	if fc.m == nil {
+		e.dead = true // no cache: closed when the reply is done
+		return e, 0
+	}
+	if old := fc.m[e.key]; old != nil {
+		fc.drop(old)
+	}
+	if len(fc.m) >= fc.max {
+		for _, victim := range fc.m { // any entry: map order is random
+			fc.drop(victim)
+			break
+		}
+	}
+	fc.m[e.key] = e
+	return e, 0
+}
+
+func (fc *fileCache) drop(e *fileEntry) {
+	delete(fc.m, e.key)
+	e.dead = true
+	if e.refs == 0 && e.fd >= 0 {
+		unix.Close(e.fd)
+		e.fd = -1
+	}
+}
+
+// unpin closes a dropped entry's fd once the last reply using it is done.
+func (fc *fileCache) unpin(e *fileEntry, _ *loop) {
+	if e.dead && e.refs == 0 && e.fd >= 0 {
+		unix.Close(e.fd)
+		e.fd = -1
+	}
+}
+
+// expire drops entries past their time, so idle fds do not linger.
+func (fc *fileCache) expire(now time.Time, _ *loop) {
+	for _, e := range fc.m {
+		if !now.Before(e.expires) {
+			fc.drop(e)
+		}
+	}
+}
+
+// closeAll drops everything (loop shutdown).
+func (fc *fileCache) closeAll() {
+	for _, e := range fc.m {
+		fc.drop(e)
+	}
+}

@@ -1,0 +1,886 @@
+package netio
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringd/uringd/netio/internal/http1"
+	"github.com/uringd/uringd/ring"
+)
+
+// Operation kinds in the top byte of user_data. The rest is the connection's slot (low 32
+// bits) and its generation (next 24 bits), so a late CQE can never reach a reused slot.
+const (
+	opAccept uint8 = iota + 1
+	opRecv
+	opRead
+	opSend
+	opOpen
+	opStatx
+	opClose
+	opCancel
+	opWake
+)
+
+func ud(op uint8, slot int32, gen uint32) uint64 {
+	return uint64(op)<<56 | uint64(gen&0xffffff)<<32 | uint64(uint32(slot))
+}
+
+func udSplit(u uint64) (op uint8, slot int32, gen uint32) {
+	return uint8(u >> 56), int32(uint32(u)), uint32(u>>32) & 0xffffff
+}
+
+const (
+	recvBufSize   = 4096      // provided receive buffers
+	recvBufCount  = 1024      // per loop
+	outBufSize    = 64 << 10  // per busy connection: head and file bytes for one send
+	maxInBuffered = 256 << 10 // pipelined input beyond this closes the connection
+	tick          = 250 * time.Millisecond
+)
+
+// loop is one event loop: a goroutine locked to its OS thread that owns one ring, its
+// listener's accepts, its connections, its open-file cache. Nothing in it is shared with
+// other loops except the Server's counters, so it takes no locks.
+type loop struct {
+	s    *Server
+	id   int
+	r    *ring.Ring
+	f    *ring.Features
+	lfd  int
+	bufs *ring.BufferGroup
+
+	conns []*conn
+	free  []int32
+	files fileCache
+	plan  planner
+	pool  *poolIO // threadpool file IO, nil in uring mode
+
+	cqes      []*ring.CQE
+	now       time.Time
+	nextTick  time.Time
+	accepting bool // an accept SQE is armed
+	stopping  bool
+	skipRead  bool // READs carry CQE_SKIP_SUCCESS
+
+	inbox   inbox
+	entry   AccessEntry
+	wakeFd  int
+	wakeBuf *[8]byte
+	wakeArm bool
+	outPool sync.Pool
+}
+
+func newLoop(s *Server, id, lfd int) (*loop, error) {
+	l := &loop{s: s, id: id, lfd: lfd, cqes: make([]*ring.CQE, 256), wakeBuf: new([8]byte)}
+	l.outPool.New = func() any { b := make([]byte, outBufSize); return &b }
+	l.files.init(s.cfg.OpenFileCache, s.cfg.OpenFileCacheTTL)
+	var err error
+	l.wakeFd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("netio: eventfd: %w", err)
+	}
+	if s.cfg.FileIO == "threadpool" {
+		l.pool = newPoolIO(l, s.cfg.Threads)
+	}
+	return l, nil
+}
+
+// setupRing runs on the loop's own locked thread, so SINGLE_ISSUER (6.0+) can be used.
+func (l *loop) setupRing() error {
+	f := l.s.features
+	opts := ring.Options{Entries: 4096, CQEntries: 16384, KernelCompat: l.s.cfg.KernelCompat}
+	if f.SingleIssuer {
+		opts.SingleIssuer = true
+		if f.DeferTaskrun {
+			opts.DeferTaskrun = true
+		}
+	} else if f.CoopTaskrun {
+		opts.CoopTaskrun = true
+	}
+	r, err := ring.New(opts)
+	if err != nil {
+		return fmt.Errorf("netio: loop %d: %w", l.id, err)
+	}
+	l.r, l.f = r, r.Features()
+	l.skipRead = l.f.CQESkip
+	if l.bufs, err = r.NewBufferGroup(uint16(l.id), recvBufCount, recvBufSize); err != nil {
+		r.Close()
+		return fmt.Errorf("netio: loop %d: receive buffers: %w", l.id, err)
+	}
+	return nil
+}
+
+func (l *loop) close() {
+	if l.bufs != nil {
+		l.bufs.Close()
+	}
+	if l.r != nil {
+		l.r.Close()
+	}
+	if l.pool != nil {
+		l.pool.close()
+	}
+	unix.Close(l.wakeFd)
+}
+
+// wakeup makes the loop run an iteration soon (shutdown, threadpool completions).
+func (l *loop) wakeup() {
+	var one = [8]byte{1}
+	unix.Write(l.wakeFd, one[:])
+}
+
+func (l *loop) run() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := l.setupRing(); err != nil {
+		unix.Close(l.wakeFd)
+		return err
+	}
+	defer l.close()
+	l.now = time.Now()
+	l.nextTick = l.now.Add(tick)
+	l.armAccept()
+	l.armWake()
+	for {
+		wait := time.Until(l.nextTick)
+		if wait < 0 {
+			wait = 0
+		}
+		if _, err := l.r.SubmitAndWaitBatch(l.batchTarget(), l.s.cfg.BatchWait, wait); err != nil && !errors.Is(err, ring.ErrTimeout) && !errors.Is(err, ring.ErrBusy) {
+			return fmt.Errorf("netio: loop %d: %w", l.id, err)
+		}
+		for {
+			n := l.r.PeekBatch(l.cqes)
+			if n == 0 {
+				break
+			}
+			l.now = time.Now()
+			for _, c := range l.cqes[:n] {
+				l.complete(c.UserData, c.Res, c.Flags)
+			}
+			l.r.Advance(uint32(n))
+		}
+		l.now = time.Now()
+		if !l.now.Before(l.nextTick) {
+			l.nextTick = l.now.Add(tick)
+			l.timeouts()
+			l.files.expire(l.now, l)
+		}
+		if l.s.stopping.Load() && l.shutdownStep() {
+			return nil
+		}
+	}
+}
+
+// batchTarget is how many completions a wait aims for: half the loop's share of the open
+// connections, at most 64. Config.BatchWait bounds how long it waits for them.
+func (l *loop) batchTarget() uint32 {
+	n := uint32(l.s.conns.Load()) / uint32(l.s.cfg.Loops) / 2
+	return min(n, 64)
+}
+
+// getSQE returns a free SQE, submitting to make room when the SQ is full.
+func (l *loop) getSQE() *ring.SQE {
+	for {
+		if sqe := l.r.GetSQE(); sqe != nil {
+			return sqe
+		}
+		if _, err := l.r.Submit(); err != nil && !errors.Is(err, ring.ErrBusy) {
+			l.s.cfg.Logf("loop %d: submit: %v", l.id, err)
+		}
+		if l.r.SQSpace() == 0 {
+			// The kernel refused (EBUSY): reap to make room, then retry.
+			l.r.SubmitAndWait(1)
+			n := l.r.PeekBatch(l.cqes)
+			for _, c := range l.cqes[:n] {
+				l.complete(c.UserData, c.Res, c.Flags)
+			}
+			l.r.Advance(uint32(n))
+		}
+	}
+}
+
+func (l *loop) armAccept() {
+	if l.accepting || l.stopping {
+		return
+	}
+	sqe := l.getSQE()
+	flags := unix.SOCK_CLOEXEC
+	if l.f.FastPoll {
+		flags |= unix.SOCK_NONBLOCK
+	}
+	if l.f.MultishotAccept {
+		sqe.PrepMultishotAccept(l.lfd, flags)
+	} else {
+		sqe.PrepAccept(l.lfd, nil, nil, flags)
+	}
+	sqe.UserData = ud(opAccept, 0, 0)
+	l.accepting = true
+}
+
+// armWake polls the loop's eventfd (threadpool completions, shutdown).
+func (l *loop) armWake() {
+	if l.wakeArm {
+		return
+	}
+	sqe := l.getSQE()
+	sqe.PrepPollAdd(l.wakeFd, unix.POLLIN)
+	sqe.UserData = ud(opWake, 0, 0)
+	l.wakeArm = true
+}
+
+func (l *loop) complete(u uint64, res int32, flags uint32) {
+	op, slot, gen := udSplit(u)
+	switch op {
+	case opAccept:
+		l.onAccept(res, flags)
+		return
+	case opWake:
+		l.wakeArm = false
+		unix.Read(l.wakeFd, l.wakeBuf[:])
+		l.drainInbox()
+		l.armWake()
+		return
+	case opCancel:
+		return
+	}
+	if int(slot) >= len(l.conns) {
+		return
+	}
+	c := l.conns[slot]
+	if c == nil || c.gen != gen {
+		return
+	}
+	switch op {
+	case opRecv:
+		l.onRecv(c, res, flags)
+	case opRead:
+		l.onRead(c, res)
+	case opSend:
+		c.inflight--
+		l.onSend(c, res)
+	case opOpen:
+		c.inflight--
+		l.onOpen(c, res)
+	case opStatx:
+		c.inflight--
+		l.onStatx(c, res)
+	case opClose:
+		c.inflight--
+		l.release(c)
+		return
+	}
+	l.maybeRelease(c)
+}
+
+func (l *loop) onAccept(res int32, flags uint32) {
+	if flags&ring.CQEFMore == 0 {
+		l.accepting = false
+	}
+	if res < 0 {
+		switch syscall.Errno(-res) {
+		case syscall.ECANCELED, syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
+		case syscall.EMFILE, syscall.ENFILE:
+			l.s.cfg.Logf("loop %d: accept: %v (raise the open file limit: ulimit -n)", l.id, syscall.Errno(-res))
+		default:
+			l.s.cfg.Logf("loop %d: accept: %v", l.id, syscall.Errno(-res))
+		}
+		l.armAccept()
+		return
+	}
+	fd := int(res)
+	if l.stopping {
+		unix.Close(fd)
+		return
+	}
+	l.armAccept()
+	if l.s.conns.Load() >= int64(l.s.cfg.MaxConns) {
+		// Refuse cleanly: a 503 the client can read, then close; existing connections
+		// are not disturbed.
+		unix.Write(fd, overloaded)
+		unix.Shutdown(fd, unix.SHUT_WR)
+		unix.Close(fd)
+		return
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	c := l.newConn(fd)
+	c.deadline = l.now.Add(l.s.cfg.ReadHeaderTimeout)
+	c.reqStart = l.now
+	l.armRecv(c)
+}
+
+var overloaded = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Content-Length: 24\r\nConnection: close\r\n\r\n503 Service Unavailable\n")
+
+func (l *loop) newConn(fd int) *conn {
+	var c *conn
+	if n := len(l.free); n > 0 {
+		c = l.conns[l.free[n-1]]
+		l.free = l.free[:n-1]
+	} else {
+		c = &conn{slot: int32(len(l.conns))}
+		l.conns = append(l.conns, c)
+	}
+	c.open(fd)
+	l.s.conns.Add(1)
+	return c
+}
+
+func (l *loop) armRecv(c *conn) {
+	if c.recvArmed || c.closing {
+		return
+	}
+	sqe := l.getSQE()
+	if l.f.MultishotRecv {
+		sqe.PrepRecvMultishot(c.fd, l.bufs.Group(), 0)
+	} else {
+		sqe.PrepRecvSelect(c.fd, l.bufs.Group(), recvBufSize, 0)
+	}
+	sqe.UserData = ud(opRecv, c.slot, c.gen)
+	c.recvArmed = true
+	c.inflight++
+}
+
+func (l *loop) onRecv(c *conn, res int32, flags uint32) {
+	more := flags&ring.CQEFMore != 0
+	if !more {
+		c.recvArmed = false
+		c.inflight--
+	}
+	if bid, ok := (&ring.CQE{Flags: flags}).BufferID(); ok {
+		if res > 0 && !c.closing {
+			c.in = append(c.in, l.bufs.Buffer(bid)[:res]...)
+		}
+		l.bufs.Recycle(bid)
+	}
+	switch {
+	case res > 0:
+		if c.closing {
+			return
+		}
+		if len(c.in)-c.inOff > maxInBuffered {
+			l.closeConn(c)
+			return
+		}
+		if !more {
+			l.armRecv(c)
+		}
+		if c.state == stateIdle {
+			l.process(c)
+		}
+	case res == 0:
+		c.eof = true
+		if c.state == stateIdle {
+			l.closeConn(c)
+		}
+	default:
+		switch syscall.Errno(-res) {
+		case syscall.ENOBUFS:
+			// Every receive buffer is taken; try again on the next tick.
+			c.recvStarved = true
+		default:
+			l.closeConn(c)
+		}
+	}
+}
+
+// process parses and serves requests from c's input while c is idle.
+func (l *loop) process(c *conn) {
+	for c.state == stateIdle && !c.closing {
+		if c.skip > 0 {
+			n := int64(len(c.in) - c.inOff)
+			if n > c.skip {
+				n = c.skip
+			}
+			c.inOff += int(n)
+			c.skip -= n
+			if c.skip > 0 {
+				return
+			}
+		}
+		if c.inOff == len(c.in) {
+			c.in, c.inOff = c.in[:0], 0
+			if c.eof {
+				l.closeConn(c)
+			}
+			return
+		}
+		n, err := http1.Parse(c.in[c.inOff:], &c.req, l.s.limits)
+		if err == http1.ErrNeedMore {
+			if c.eof {
+				l.closeConn(c)
+			} else if !c.waitHead {
+				c.waitHead = true
+				c.deadline = l.now.Add(l.s.cfg.ReadHeaderTimeout)
+			}
+			return
+		}
+		c.waitHead = false
+		c.reqStart = l.now
+		if err != nil {
+			e := err.(http1.Error)
+			head := c.req.Method == http1.MethodHEAD
+			close := e.Close() || !c.req.KeepAlive
+			if n > 0 {
+				c.inOff += n
+				c.skip = c.req.ContentLength
+			}
+			l.plan.planError(&c.rep, l.now, e.Status(), head && !e.Close(), close, e == http1.ErrMethodNotAllowed)
+			l.startReply(c)
+			return
+		}
+		c.inOff += n
+		c.skip = c.req.ContentLength
+		l.serve(c)
+	}
+}
+
+// serve answers a parsed GET or HEAD: find the file (cache, else open+statx in the ring).
+func (l *loop) serve(c *conn) {
+	c.state = stateOpening
+	c.indexTry = false
+	c.key = append(c.key[:0], c.req.Path...)
+	l.lookup(c)
+}
+
+func (l *loop) lookup(c *conn) {
+	if e := l.files.get(c.key, l.now); e != nil {
+		l.haveFile(c, e)
+		return
+	}
+	// Open relative to the root, never above it: RESOLVE_BENEATH refuses "..", absolute
+	// paths and symlinks that lead out. O_NONBLOCK keeps a FIFO from blocking the open;
+	// regular files get it cleared before they are read.
+	rel := c.key[1:]
+	if len(rel) == 0 {
+		rel = dotPath
+	}
+	c.pathz = append(append(c.pathz[:0], rel...), 0)
+	c.how.Flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
+	c.how.Resolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
+	if l.pool != nil {
+		l.pool.open(c)
+		return
+	}
+	sqe := l.getSQE()
+	sqe.PrepOpenat2(l.s.rootFd, &c.pathz[0], c.how)
+	sqe.UserData = ud(opOpen, c.slot, c.gen)
+	c.inflight++
+}
+
+var dotPath = []byte(".")
+
+func (l *loop) onOpen(c *conn, res int32) {
+	if c.closing {
+		if res >= 0 {
+			unix.Close(int(res))
+		}
+		return
+	}
+	if res < 0 {
+		l.openFailed(c, syscall.Errno(-res))
+		return
+	}
+	c.openFd = int(res)
+	if l.pool != nil {
+		l.pool.statx(c)
+		return
+	}
+	sqe := l.getSQE()
+	sqe.PrepStatx(c.openFd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE|unix.STATX_MTIME, c.stx)
+	sqe.UserData = ud(opStatx, c.slot, c.gen)
+	c.inflight++
+}
+
+var emptyPath = []byte{0}
+
+func (l *loop) openFailed(c *conn, errno syscall.Errno) {
+	if c.indexTry && errno == syscall.ENOENT {
+		// A directory without index.html: list it.
+		l.listDir(c)
+		return
+	}
+	if errno != syscall.ENOENT {
+		l.s.cfg.Logf("loop %d: open %s: %v", l.id, c.key, errno)
+	}
+	l.plan.planError(&c.rep, l.now, statusForOpenError(errno), c.req.Method == http1.MethodHEAD, !c.req.KeepAlive, false)
+	l.startReply(c)
+}
+
+func (l *loop) onStatx(c *conn, res int32) {
+	fd := c.openFd
+	c.openFd = -1
+	if c.closing {
+		unix.Close(fd)
+		return
+	}
+	if res < 0 {
+		unix.Close(fd)
+		l.openFailed(c, syscall.Errno(-res))
+		return
+	}
+	e, errno := l.files.add(c.key, fd, c.stx, l.now)
+	if errno != 0 {
+		l.openFailed(c, errno)
+		return
+	}
+	l.haveFile(c, e)
+}
+
+func (l *loop) haveFile(c *conn, e *fileEntry) {
+	req := &c.req
+	if e.meta.isDir {
+		if !req.TrailingSlash {
+			c.scr = http1.AppendEscapedPath(c.scr[:0], req.Path)
+			c.scr = append(c.scr, '/')
+			l.plan.planRedirect(&c.rep, l.now, req, c.scr)
+			l.startReply(c)
+			return
+		}
+		if c.indexTry {
+			l.plan.planError(&c.rep, l.now, 403, req.Method == http1.MethodHEAD, !req.KeepAlive, false)
+			l.startReply(c)
+			return
+		}
+		c.indexTry = true
+		if len(c.key) > 1 {
+			c.key = append(c.key, '/')
+		}
+		c.key = append(c.key, http1.IndexFile...)
+		l.lookup(c)
+		return
+	}
+	if req.TrailingSlash && len(req.Path) > 1 && !c.indexTry {
+		c.scr = http1.AppendEscapedPath(c.scr[:0], req.Path)
+		l.plan.planRedirect(&c.rep, l.now, req, c.scr)
+		l.startReply(c)
+		return
+	}
+	c.file = e
+	e.refs++
+	l.plan.planFile(&c.rep, l.now, req, &e.meta)
+	l.startReply(c)
+}
+
+// startReply begins sending c.rep.
+func (l *loop) startReply(c *conn) {
+	c.state = stateSending
+	c.piece, c.pieceDone = 0, 0
+	c.deadline = l.now.Add(l.s.cfg.WriteTimeout)
+	l.fillAndSend(c)
+}
+
+// fillAndSend packs the next chunk of the reply into c.out: literal bytes copied, file bytes
+// read by READ SQEs straight into place, then one SEND of the whole chunk. In uring mode the
+// READs are linked to the SEND (IOSQE_IO_LINK), so the chunk takes one io_uring_enter and a
+// short or failed read cancels the send instead of sending garbage.
+func (l *loop) fillAndSend(c *conn) {
+	rep := &c.rep
+	if c.out == nil {
+		c.out = *(l.outPool.Get().(*[]byte))
+	}
+	c.outLen, c.outSent, c.readsPending, c.readFailed = 0, 0, 0, false
+	fd := -1
+	if c.file != nil {
+		fd = c.file.fd
+	}
+	var reads [8]struct {
+		lo, n int
+		off   int64
+	}
+	nreads := 0
+	for c.piece < len(rep.pieces) && c.outLen < len(c.out) && nreads < len(reads) {
+		p := &rep.pieces[c.piece]
+		space := len(c.out) - c.outLen
+		if !p.file {
+			n := copy(c.out[c.outLen:], rep.buf[p.lo+int(c.pieceDone):p.hi])
+			c.outLen += n
+			c.pieceDone += int64(n)
+			if c.pieceDone == int64(p.hi-p.lo) {
+				c.piece, c.pieceDone = c.piece+1, 0
+			}
+			continue
+		}
+		n := p.n - c.pieceDone
+		if n > int64(space) {
+			n = int64(space)
+		}
+		reads[nreads] = struct {
+			lo, n int
+			off   int64
+		}{c.outLen, int(n), p.off + c.pieceDone}
+		nreads++
+		c.outLen += int(n)
+		c.pieceDone += n
+		if c.pieceDone == p.n {
+			c.piece, c.pieceDone = c.piece+1, 0
+		}
+	}
+	if l.pool != nil {
+		c.readsPending = nreads
+		for _, rd := range reads[:nreads] {
+			l.pool.read(c, fd, c.out[rd.lo:rd.lo+rd.n], rd.off)
+		}
+		if nreads == 0 {
+			l.send(c, 0)
+		}
+		return
+	}
+	for _, rd := range reads[:nreads] {
+		sqe := l.getSQE()
+		sqe.PrepRead(fd, c.out[rd.lo:rd.lo+rd.n], uint64(rd.off))
+		sqe.UserData = ud(opRead, c.slot, c.gen)
+		sqe.Flags |= ring.SQEIOLink
+		if l.skipRead {
+			sqe.Flags |= ring.SQECQESkipSuccess
+		} else {
+			c.inflight++
+		}
+	}
+	l.send(c, 0)
+}
+
+func (l *loop) send(c *conn, from int) {
+	sqe := l.getSQE()
+	sqe.PrepSend(c.fd, c.out[from:c.outLen], unix.MSG_NOSIGNAL)
+	sqe.UserData = ud(opSend, c.slot, c.gen)
+	c.inflight++
+}
+
+func (l *loop) onRead(c *conn, res int32) {
+	if !l.skipRead {
+		c.inflight--
+	}
+	if res < 0 {
+		c.readFailed = true
+		if !c.closing {
+			l.s.cfg.Logf("loop %d: read %s: %v", l.id, c.key, syscall.Errno(-res))
+		}
+	}
+	// A short read (the file shrank) also breaks the link: the SEND completes -ECANCELED.
+}
+
+func (l *loop) onSend(c *conn, res int32) {
+	if c.closing {
+		return
+	}
+	if res < 0 {
+		if syscall.Errno(-res) == syscall.ECANCELED {
+			if !c.readFailed {
+				l.s.cfg.Logf("loop %d: %s changed while being sent; closing the connection", l.id, c.key)
+			}
+		}
+		l.closeConn(c)
+		return
+	}
+	c.outSent += int(res)
+	if c.outSent < c.outLen {
+		l.send(c, c.outSent) // a partial send: the rest of the chunk
+		return
+	}
+	if c.piece < len(c.rep.pieces) {
+		l.fillAndSend(c)
+		return
+	}
+	l.finishReply(c)
+}
+
+func (l *loop) finishReply(c *conn) {
+	l.s.requests.Add(1)
+	if al := l.s.cfg.AccessLog; al != nil {
+		l.logAccess(c)
+	}
+	if c.file != nil {
+		c.file.refs--
+		l.files.unpin(c.file, l)
+		c.file = nil
+	}
+	if c.out != nil {
+		out := c.out
+		l.outPool.Put(&out)
+		c.out = nil
+	}
+	if c.rep.close || l.stopping {
+		l.closeConn(c)
+		return
+	}
+	c.state = stateIdle
+	c.deadline = l.now.Add(l.s.cfg.IdleTimeout)
+	if c.inOff == len(c.in) {
+		c.in, c.inOff = c.in[:0], 0
+		if c.eof {
+			l.closeConn(c)
+			return
+		}
+		if cap(c.in) > 2*recvBufSize {
+			c.in = nil // idle connections hold no input buffer
+		}
+		return
+	}
+	l.process(c)
+}
+
+// closeConn shuts the socket down so its armed recv ends, and closes the fd once nothing is
+// in flight on it.
+func (l *loop) closeConn(c *conn) {
+	if c.closing {
+		return
+	}
+	c.closing = true
+	unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	if c.file != nil {
+		c.file.refs--
+		l.files.unpin(c.file, l)
+		c.file = nil
+	}
+	if c.recvArmed {
+		sqe := l.getSQE()
+		sqe.PrepCancel(ud(opRecv, c.slot, c.gen), 0)
+		sqe.UserData = ud(opCancel, 0, 0)
+	}
+	l.maybeRelease(c)
+}
+
+func (l *loop) maybeRelease(c *conn) {
+	if !c.closing || c.inflight > 0 || c.fd < 0 || c.closeQueued {
+		return
+	}
+	if c.poolBusy > 0 {
+		return // a pool worker or listing goroutine still uses the conn's buffers
+	}
+	c.closeQueued = true
+	unix.Close(c.fd)
+	l.release(c)
+}
+
+func (l *loop) release(c *conn) {
+	if c.fd < 0 {
+		return
+	}
+	c.fd = -1
+	if c.out != nil {
+		out := c.out
+		l.outPool.Put(&out)
+		c.out = nil
+	}
+	c.in = nil
+	c.gen++
+	l.free = append(l.free, c.slot)
+	l.s.conns.Add(-1)
+}
+
+// timeouts closes connections past their deadline and re-arms starved receives.
+func (l *loop) timeouts() {
+	forced := l.stopping && l.now.UnixNano() > l.s.stopAt.Load()
+	for _, c := range l.conns {
+		if c == nil || c.fd < 0 || c.closing {
+			continue
+		}
+		if forced || l.now.After(c.deadline) {
+			l.closeConn(c)
+			continue
+		}
+		if c.recvStarved && !c.recvArmed {
+			c.recvStarved = false
+			l.armRecv(c)
+		}
+	}
+}
+
+// shutdownStep stops accepting, closes idle connections, and reports whether the loop is
+// done (every connection closed).
+func (l *loop) shutdownStep() bool {
+	if !l.stopping {
+		l.stopping = true
+		if l.accepting {
+			sqe := l.getSQE()
+			sqe.PrepCancel(ud(opAccept, 0, 0), 0)
+			sqe.UserData = ud(opCancel, 0, 0)
+		}
+	}
+	open := 0
+	for _, c := range l.conns {
+		if c == nil || c.fd < 0 {
+			continue
+		}
+		if c.state == stateIdle && c.inOff == len(c.in) {
+			l.closeConn(c)
+		}
+		if c.fd >= 0 {
+			open++
+		}
+	}
+	if l.now.UnixNano() > l.s.stopAt.Load() {
+		l.timeouts()
+	}
+	return open == 0 && !l.accepting
+}
+
+// logAccess hands one entry to the access logger. The peer address is looked up once per
+// connection, on its first logged response.
+func (l *loop) logAccess(c *conn) {
+	if c.remoteN == 0 {
+		if sa, err := unix.Getpeername(c.fd); err == nil {
+			c.remoteN = len(appendAddr(c.remote[:0], sa))
+		}
+	}
+	e := &l.entry
+	*e = AccessEntry{
+		Time:      c.reqStart,
+		Remote:    c.remote[:c.remoteN],
+		Method:    c.req.MethodRaw,
+		Target:    c.req.Target,
+		Proto:     protoName(c.req.Version),
+		Status:    c.rep.status,
+		Bytes:     c.rep.bodyBytes,
+		Referer:   c.req.Referer,
+		UserAgent: c.req.UserAgent,
+		Duration:  l.now.Sub(c.reqStart),
+	}
+	l.s.cfg.AccessLog.Log(e)
+}
+
+func protoName(v http1.Version) string {
+	if v == http1.Version10 {
+		return "HTTP/1.0"
+	}
+	return "HTTP/1.1"
+}
+
+func appendAddr(b []byte, sa unix.Sockaddr) []byte {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr).AppendTo(b)
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr).Unmap().AppendTo(b)
+	}
+	return b
+}
+
+func errnoOf(err error) syscall.Errno {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return syscall.ENOENT
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return syscall.EACCES
+	}
+	// os.Root refuses paths that lead out of the root with an unexported error; it is the
+	// std engine's equivalent of RESOLVE_BENEATH's EXDEV.
+	if strings.Contains(err.Error(), "path escapes from parent") {
+		return syscall.EXDEV
+	}
+	return syscall.EIO
+}

@@ -1,0 +1,354 @@
+package netio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringd/uringd/netio/internal/http1"
+	"github.com/uringd/uringd/ring"
+)
+
+// Config configures a Server. Zero fields take the documented defaults.
+type Config struct {
+	Addr  string // listen address; default 127.0.0.1:8080
+	Root  string // directory served; default "."
+	Loops int    // event loops, each an OS thread owning one ring; default runtime.NumCPU()
+
+	// Net picks the network engine: "uring" (default) or "std" (Go's net package: for
+	// machines where io_uring is unavailable; same HTTP and file code).
+	Net string
+	// FileIO picks where file IO runs in the uring engine: "uring" (default: in the loop's
+	// own ring) or "threadpool" (Threads OS threads doing pread, completions back in the loop).
+	FileIO  string
+	Threads int // threadpool workers; default 32
+
+	MaxHeaderBytes    int           // default 8 KiB: larger header blocks get 431
+	MaxTargetBytes    int           // default 4 KiB: longer request targets get 414
+	ReadHeaderTimeout time.Duration // default 10s: a request head must arrive within it (slow-loris)
+	IdleTimeout       time.Duration // default 60s: keep-alive connections idle longer are closed
+	WriteTimeout      time.Duration // default 60s: a response must be sent within it
+	ShutdownTimeout   time.Duration // default 10s: in-flight responses get this long at shutdown
+	MaxConns          int           // default 10000: above it new connections get 503 and are closed
+
+	// BatchWait is how long a loop that has some completions waits for more before handling
+	// them, on kernels with IORING_FEAT_MIN_TIMEOUT (6.12+): fewer wakeups and context
+	// switches under load, at most this much added latency. Default 50µs; negative disables.
+	BatchWait time.Duration
+
+	OpenFileCache    int           // open files kept per loop (fd + stat); default 1024, negative disables
+	OpenFileCacheTTL time.Duration // how long an entry is trusted before it is opened again; default 1s
+
+	// AccessLog receives one entry per response; nil disables access logging.
+	AccessLog AccessLogger
+	// KernelCompat caps io_uring features to an older kernel version (e.g. "5.10").
+	KernelCompat string
+	// Logf reports server events (fallbacks, errors that close connections); nil: silent.
+	Logf func(format string, args ...any)
+}
+
+// DefaultConfig is the zero Config with its defaults filled in.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Root == "" {
+		c.Root = "."
+	}
+	if c.Loops <= 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.Net == "" {
+		c.Net = "uring"
+	}
+	if c.FileIO == "" {
+		c.FileIO = "uring"
+	}
+	if c.Threads <= 0 {
+		c.Threads = 32
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 8 << 10
+	}
+	if c.MaxTargetBytes <= 0 {
+		c.MaxTargetBytes = 4 << 10
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 60 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 10000
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = 50 * time.Microsecond
+	}
+	if c.OpenFileCache == 0 {
+		c.OpenFileCache = 1024
+	}
+	if c.OpenFileCacheTTL <= 0 {
+		c.OpenFileCacheTTL = time.Second
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}
+
+// Server is the static file server. Create it with NewServer, run it with Serve.
+type Server struct {
+	cfg      Config
+	rootPath string
+	rootFd   int      // O_PATH directory fd every file is opened beneath
+	root     *os.Root // the same root for directory listings and the std engine
+	addr     *net.TCPAddr
+	lfds     []int // one SO_REUSEPORT listener per loop (or one shared)
+	features *ring.Features
+	limits   http1.Limits
+
+	conns    atomic.Int64 // open connections, all loops
+	requests atomic.Int64 // responses completed
+	stopping atomic.Bool
+	stopAt   atomic.Int64 // unix nanos: force-close deadline after shutdown began
+
+	std *stdServer
+}
+
+// NewServer validates cfg, opens the root and the listeners, and for the uring engine
+// checks that io_uring is usable, saying why not (and to use Net "std") when it is not.
+func NewServer(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	switch cfg.Net {
+	case "uring", "std":
+	default:
+		return nil, fmt.Errorf("netio: unknown network engine %q (uring, std)", cfg.Net)
+	}
+	switch cfg.FileIO {
+	case "uring", "threadpool":
+	default:
+		return nil, fmt.Errorf("netio: unknown file IO mode %q (uring, threadpool)", cfg.FileIO)
+	}
+	st, err := os.Stat(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("netio: root: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("netio: root %s is not a directory", cfg.Root)
+	}
+	s := &Server{cfg: cfg, rootPath: cfg.Root, limits: http1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxTargetBytes: cfg.MaxTargetBytes}}
+	if s.root, err = os.OpenRoot(cfg.Root); err != nil {
+		return nil, fmt.Errorf("netio: open root: %w", err)
+	}
+	if cfg.Net == "std" {
+		s.std, err = newStdServer(s)
+		if err != nil {
+			return nil, err
+		}
+		s.addr = s.std.ln.Addr().(*net.TCPAddr)
+		return s, nil
+	}
+	f, err := ring.Probe(cfg.KernelCompat)
+	if err != nil {
+		return nil, fmt.Errorf("netio: cannot use io_uring: %w (run with the std network engine: --net std)", err)
+	}
+	s.features = f
+	s.rootFd, err = unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("netio: open root %s: %w", cfg.Root, err)
+	}
+	if err := s.listen(); err != nil {
+		s.closeFds()
+		return nil, err
+	}
+	return s, nil
+}
+
+// listen opens one SO_REUSEPORT listener per loop (socket sharding: the kernel spreads
+// connections over the loops), or one shared listener where SO_REUSEPORT is refused.
+func (s *Server) listen() error {
+	addr, err := net.ResolveTCPAddr("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("netio: listen address %q: %w", s.cfg.Addr, err)
+	}
+	n := s.cfg.Loops
+	for i := 0; i < n; i++ {
+		fd, err := listenSocket(addr, true)
+		if err != nil && i == 0 {
+			s.cfg.Logf("SO_REUSEPORT unavailable (%v): one listener shared by %d loops", err, n)
+			fd, err = listenSocket(addr, false)
+			if err != nil {
+				return err
+			}
+			s.lfds = append(s.lfds, fd)
+			break
+		}
+		if err != nil {
+			return err
+		}
+		s.lfds = append(s.lfds, fd)
+		if i == 0 && addr.Port == 0 {
+			sa, _ := unix.Getsockname(fd)
+			addr = sockaddrToTCP(sa)
+		}
+	}
+	sa, err := unix.Getsockname(s.lfds[0])
+	if err != nil {
+		return fmt.Errorf("netio: getsockname: %w", err)
+	}
+	s.addr = sockaddrToTCP(sa)
+	return nil
+}
+
+func listenSocket(addr *net.TCPAddr, reuseport bool) (int, error) {
+	family, sa := unix.AF_INET, unix.Sockaddr(nil)
+	if ip4 := addr.IP.To4(); ip4 != nil || addr.IP == nil {
+		in := &unix.SockaddrInet4{Port: addr.Port}
+		if ip4 != nil {
+			copy(in.Addr[:], ip4)
+		}
+		sa = in
+	} else {
+		family = unix.AF_INET6
+		in := &unix.SockaddrInet6{Port: addr.Port}
+		copy(in.Addr[:], addr.IP.To16())
+		sa = in
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return -1, fmt.Errorf("netio: socket: %w", err)
+	}
+	fail := func(what string, err error) (int, error) {
+		unix.Close(fd)
+		return -1, fmt.Errorf("netio: %s %s: %w", what, addr, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return fail("SO_REUSEADDR", err)
+	}
+	if reuseport {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return fail("SO_REUSEPORT", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail("bind", err)
+	}
+	if err := unix.Listen(fd, 4096); err != nil {
+		return fail("listen", err)
+	}
+	return fd, nil
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	}
+	return &net.TCPAddr{}
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (s *Server) Addr() *net.TCPAddr { return s.addr }
+
+// Features is what the uring engine runs on (nil for the std engine).
+func (s *Server) Features() *ring.Features { return s.features }
+
+// Conns is the number of open connections.
+func (s *Server) Conns() int64 { return s.conns.Load() }
+
+// Requests is the number of responses completed.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Serve runs the server until ctx is done, then shuts down gracefully: it stops accepting,
+// lets in-flight responses finish within ShutdownTimeout, closes every connection, flushes
+// the access log and returns nil. It returns an error only when the server could not run.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.closeFds()
+	if s.std != nil {
+		return s.std.serve(ctx)
+	}
+	loops := make([]*loop, s.cfg.Loops)
+	for i := range loops {
+		lfd := s.lfds[0]
+		if i < len(s.lfds) {
+			lfd = s.lfds[i]
+		}
+		l, err := newLoop(s, i, lfd)
+		if err != nil {
+			for _, l := range loops[:i] {
+				l.close()
+			}
+			return err
+		}
+		loops[i] = l
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(loops))
+	for i, l := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.run()
+		}()
+	}
+	go func() {
+		<-ctx.Done()
+		s.stopAt.Store(time.Now().Add(s.cfg.ShutdownTimeout).UnixNano())
+		s.stopping.Store(true)
+		for _, l := range loops {
+			l.wakeup()
+		}
+	}()
+	wg.Wait()
+	if s.cfg.AccessLog != nil {
+		if err := s.cfg.AccessLog.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("netio: flush access log: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeFds() {
+	for _, fd := range s.lfds {
+		unix.Close(fd)
+	}
+	s.lfds = nil
+	if s.rootFd > 0 {
+		unix.Close(s.rootFd)
+		s.rootFd = 0
+	}
+	if s.root != nil {
+		s.root.Close()
+	}
+}
+
+// String describes the engine for logs: "uring (file IO: uring, 2 loops)".
+func (s *Server) String() string {
+	if s.std != nil {
+		return "std (Go net package)"
+	}
+	return "uring (file IO: " + s.cfg.FileIO + ", " + strconv.Itoa(s.cfg.Loops) + " loops)"
+}

@@ -1,0 +1,304 @@
+package netio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/uringd/uringd/netio/internal/http1"
+)
+
+// stdServer is the fallback network engine on Go's net package, for machines where io_uring
+// is unavailable: a goroutine per connection, the same parser, decisions and replies as the
+// uring engine, files opened through os.Root (which cannot leave the root) and bodies sent
+// with sendfile by the net package.
+type stdServer struct {
+	s  *Server
+	ln *net.TCPListener
+
+	mu    sync.Mutex
+	conns map[*stdConn]struct{}
+	wg    sync.WaitGroup
+}
+
+type stdConn struct {
+	nc   *net.TCPConn
+	busy atomic.Bool
+}
+
+func newStdServer(s *Server) (*stdServer, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return &stdServer{s: s, ln: ln.(*net.TCPListener), conns: make(map[*stdConn]struct{})}, nil
+}
+
+func (ss *stdServer) serve(ctx context.Context) error {
+	s := ss.s
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		s.stopping.Store(true)
+		ss.ln.Close()
+		ss.closeIdle()
+		t := time.NewTimer(s.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			ss.closeAll()
+		case <-done:
+		}
+	}()
+	for {
+		nc, err := ss.ln.AcceptTCP()
+		if err != nil {
+			if s.stopping.Load() {
+				break
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				s.cfg.Logf("accept: %v (raise the open file limit: ulimit -n)", err)
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			close(done)
+			ss.wg.Wait()
+			return err
+		}
+		if s.conns.Load() >= int64(s.cfg.MaxConns) {
+			nc.Write(overloaded)
+			nc.Close()
+			continue
+		}
+		c := &stdConn{nc: nc}
+		ss.mu.Lock()
+		ss.conns[c] = struct{}{}
+		ss.mu.Unlock()
+		s.conns.Add(1)
+		ss.wg.Add(1)
+		go ss.handle(c)
+	}
+	ss.wg.Wait()
+	close(done)
+	if s.cfg.AccessLog != nil {
+		return s.cfg.AccessLog.Flush()
+	}
+	return nil
+}
+
+func (ss *stdServer) closeIdle() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for c := range ss.conns {
+		if !c.busy.Load() {
+			c.nc.Close()
+		}
+	}
+}
+
+func (ss *stdServer) closeAll() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for c := range ss.conns {
+		c.nc.Close()
+	}
+}
+
+func (ss *stdServer) handle(c *stdConn) {
+	s := ss.s
+	defer func() {
+		c.nc.Close()
+		ss.mu.Lock()
+		delete(ss.conns, c)
+		ss.mu.Unlock()
+		s.conns.Add(-1)
+		ss.wg.Done()
+	}()
+	var (
+		p     planner
+		rep   reply
+		req   http1.Request
+		in    = make([]byte, 0, 16<<10)
+		off   int
+		skip  int64
+		chunk = make([]byte, 16<<10)
+	)
+	remote := []byte(c.nc.RemoteAddr().(*net.TCPAddr).IP.String())
+	headStart := time.Time{}
+	for {
+		if skip > 0 {
+			n := int64(len(in) - off)
+			if n > skip {
+				n = skip
+			}
+			off += int(n)
+			skip -= n
+		}
+		if off == len(in) {
+			in, off = in[:0], 0
+		}
+		var n int
+		var err error
+		if skip == 0 && off < len(in) {
+			n, err = http1.Parse(in[off:], &req, s.limits)
+		} else {
+			err = http1.ErrNeedMore
+		}
+		if err == http1.ErrNeedMore {
+			if s.stopping.Load() && len(in) == off {
+				return
+			}
+			if len(in) == off && skip == 0 {
+				c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+				headStart = time.Time{}
+			} else {
+				if headStart.IsZero() {
+					headStart = time.Now()
+				}
+				c.nc.SetReadDeadline(headStart.Add(s.cfg.ReadHeaderTimeout))
+			}
+			if len(in) == cap(in) {
+				in = append(in[:off:off], make([]byte, 0, cap(in))...)[:len(in)-off]
+				off = 0
+			}
+			k, rerr := c.nc.Read(chunk[:min(len(chunk), cap(in)-len(in))])
+			c.busy.Store(true)
+			in = append(in, chunk[:k]...)
+			if rerr != nil {
+				return
+			}
+			continue
+		}
+		headStart = time.Time{}
+		now := time.Now()
+		if err != nil {
+			e := err.(http1.Error)
+			if n > 0 {
+				off += n
+				skip = req.ContentLength
+			}
+			p.planError(&rep, now, e.Status(), false, e.Close() || !req.KeepAlive, e == http1.ErrMethodNotAllowed)
+			ss.write(c, &rep, nil, &req, remote, now)
+			if rep.close {
+				return
+			}
+			continue
+		}
+		off += n
+		skip = req.ContentLength
+		f := ss.resolve(&p, &rep, &req, now)
+		ok := ss.write(c, &rep, f, &req, remote, now)
+		if f != nil {
+			f.Close()
+		}
+		s.requests.Add(1)
+		if !ok || rep.close || s.stopping.Load() {
+			return
+		}
+		c.busy.Store(false)
+	}
+}
+
+// resolve plans the reply for a GET or HEAD and returns the open file when the reply has a
+// body to read from it.
+func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now time.Time) *os.File {
+	head := req.Method == http1.MethodHEAD
+	name := strings.TrimPrefix(string(req.Path), "/")
+	if name == "" {
+		name = "."
+	}
+	for try := 0; try < 2; try++ {
+		f, err := ss.s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			if try == 1 && errnoOf(err) == syscall.ENOENT {
+				dir := strings.TrimSuffix(name, "/"+http1.IndexFile)
+				if name == http1.IndexFile {
+					dir = "."
+				}
+				entries, errno := readDir(ss.s, dir)
+				if errno != 0 {
+					p.planError(rep, now, statusForOpenError(errno), head, !req.KeepAlive, false)
+				} else {
+					p.planListing(rep, now, req, entries)
+				}
+				return nil
+			}
+			p.planError(rep, now, statusForOpenError(errnoOf(err)), head, !req.KeepAlive, false)
+			return nil
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			p.planError(rep, now, 500, head, !req.KeepAlive, false)
+			return nil
+		}
+		switch {
+		case st.IsDir():
+			f.Close()
+			if !req.TrailingSlash {
+				p.planRedirect(rep, now, req, append(http1.AppendEscapedPath(nil, req.Path), '/'))
+				return nil
+			}
+			if try == 1 {
+				p.planError(rep, now, 403, head, !req.KeepAlive, false)
+				return nil
+			}
+			if name == "." {
+				name = http1.IndexFile
+			} else {
+				name += "/" + http1.IndexFile
+			}
+			continue
+		case !st.Mode().IsRegular():
+			f.Close()
+			p.planError(rep, now, 403, head, !req.KeepAlive, false)
+			return nil
+		}
+		if req.TrailingSlash && len(req.Path) > 1 && try == 0 {
+			f.Close()
+			p.planRedirect(rep, now, req, http1.AppendEscapedPath(nil, req.Path))
+			return nil
+		}
+		m := newMeta(st.Size(), st.ModTime(), false, []byte(name))
+		p.planFile(rep, now, req, &m)
+		return f
+	}
+	return nil
+}
+
+// write sends rep: literal pieces with Write, file pieces with sendfile (io.CopyN from the
+// file to the TCP connection), within the write timeout.
+func (ss *stdServer) write(c *stdConn, rep *reply, f *os.File, req *http1.Request, remote []byte, start time.Time) bool {
+	c.nc.SetWriteDeadline(time.Now().Add(ss.s.cfg.WriteTimeout))
+	for _, pc := range rep.pieces {
+		if !pc.file {
+			if _, err := c.nc.Write(rep.buf[pc.lo:pc.hi]); err != nil {
+				return false
+			}
+			continue
+		}
+		if _, err := f.Seek(pc.off, io.SeekStart); err != nil {
+			return false
+		}
+		if n, err := io.CopyN(c.nc, f, pc.n); err != nil || n != pc.n {
+			return false
+		}
+	}
+	if al := ss.s.cfg.AccessLog; al != nil {
+		al.Log(&AccessEntry{Time: start, Remote: remote, Method: req.MethodRaw, Target: req.Target,
+			Proto: protoName(req.Version), Status: rep.status, Bytes: rep.bodyBytes,
+			Referer: req.Referer, UserAgent: req.UserAgent, Duration: time.Since(start)})
+	}
+	return true
+}
