@@ -102,20 +102,16 @@ func buildProbeReport(compat string) *probeReport {
 		}
 	}
 	rep.FastPaths = []probeFastPth{
-		{"multishot accept", "5.19", f.MultishotAccept, "single ACCEPT re-armed after each connection"},
-		{"provided buffer ring", "5.19", f.BufRing, "PROVIDE_BUFFERS SQEs"},
-		{"multishot recv", "6.0", f.MultishotRecv, "single RECV re-armed after each read"},
-		{"wait with timeout (EXT_ARG)", "5.11", f.ExtArg, "a TIMEOUT SQE per timed wait"},
+		{"multishot accept (serve)", "5.19", f.MultishotAccept, "a single ACCEPT re-armed after each connection"},
+		{"multishot recv (serve)", "6.0", f.MultishotRecv, "a single RECV re-armed after each read"},
+		{"provided buffer ring (serve)", "5.19", f.BufRing, "PROVIDE_BUFFERS SQEs"},
+		{"skip successful file READ CQEs (serve)", "5.17", f.CQESkip, "every READ posts a CQE"},
+		{"batched wakeups (serve)", "6.12", f.MinTimeout, "the loop wakes for every completion"},
+		{"single issuer + deferred task run (serve)", "6.1", f.DeferTaskrun, "COOP_TASKRUN, else interrupting task work"},
+		{"wait with timeout in one enter", "5.11", f.ExtArg, "a TIMEOUT SQE per timed wait"},
+		{"openat2 RESOLVE_BENEATH", "5.6", f.Supports(ring.OpOpenat2), "component-by-component O_NOFOLLOW walk (fileio)"},
 		{"sparse registered files", "5.19", f.SparseFiles, "a table of -1 slots"},
-		{"skip successful CQEs", "5.17", f.CQESkip, "every completion posts a CQE"},
-		{"socket SHUTDOWN opcode", "5.11", f.Supports(ring.OpShutdown), "shutdown(2) from the loop"},
-		{"openat2 RESOLVE_BENEATH", "5.6", f.Supports(ring.OpOpenat2), "component-by-component O_NOFOLLOW walk"},
-		{"splice", "5.7", f.Supports(ring.OpSplice), "read into a buffer, then send"},
-		{"single issuer", "6.0", f.SingleIssuer, "ordinary ring locking"},
-		{"deferred task run", "6.1", f.DeferTaskrun, "COOP_TASKRUN, else interrupting task work"},
-		{"cooperative task run", "5.19", f.CoopTaskrun, "task work interrupts the loop thread"},
-		{"io-wq worker limits", "5.15", f.IOWQMaxWorkers, "kernel default io-wq limits"},
-		{"rings free of RLIMIT_MEMLOCK", "5.12", !f.MemlockCharged, "rings sized to fit the memlock limit"},
+		{"rings free of RLIMIT_MEMLOCK", "5.12", !f.MemlockCharged, "rings charged to RLIMIT_MEMLOCK (some 5.10 stable kernels no longer do)"},
 	}
 	return rep
 }
