@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -628,4 +629,52 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Fatalf("access log after shutdown: %q", logBuf.String())
 		}
 	})
+}
+
+func TestManyIdleConnections(t *testing.T) {
+	const idle = 3000
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	if lim.Cur < 2*idle+200 {
+		t.Skipf("needs %d open files, RLIMIT_NOFILE is %d", 2*idle+200, lim.Cur)
+	}
+	root := testRoot(t)
+	for _, m := range modes() {
+		if testing.Short() && m.name != "uring" {
+			continue
+		}
+		t.Run(m.name, func(t *testing.T) {
+			rs := start(t, m, root, nil)
+			conns := make([]net.Conn, 0, idle)
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			}()
+			for i := 0; i < idle; i++ {
+				c, err := net.Dial("tcp", rs.addr)
+				if err != nil {
+					t.Fatalf("connection %d: %v", i, err)
+				}
+				conns = append(conns, c)
+			}
+			waitFor(t, func() bool { return rs.s.Conns() == idle })
+			start := time.Now()
+			resp, body := get(t, rs.url+"/hello.txt")
+			el := time.Since(start)
+			if resp.StatusCode != 200 || string(body) != "hello, uringd\n" {
+				t.Fatalf("with %d idle connections: %d %q", idle, resp.StatusCode, body)
+			}
+			if el > time.Second {
+				t.Fatalf("with %d idle connections a request took %v", idle, el)
+			}
+			// And one of the idle connections still works.
+			io.WriteString(conns[idle/2], "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+			conns[idle/2].SetReadDeadline(time.Now().Add(5 * time.Second))
+			if r, err := http.ReadResponse(bufio.NewReader(conns[idle/2]), nil); err != nil || r.StatusCode != 200 {
+				t.Fatalf("an idle connection: %v", err)
+			}
+			t.Logf("%d idle connections: a new request served in %v", idle, el)
+		})
+	}
 }
