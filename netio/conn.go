@@ -33,6 +33,7 @@ type conn struct {
 	inflight int // SQEs in flight that reference this conn
 
 	recvArmed, recvStarved bool
+	readable               bool // a poll said the socket is readable: receive next
 	closing, closeQueued   bool
 	eof                    bool
 	waitHead               bool // a partial request head is buffered (read-header deadline)
@@ -73,6 +74,7 @@ func (c *conn) open(fd int) {
 	c.state = stateIdle
 	c.inflight = 0
 	c.recvArmed, c.recvStarved, c.closing, c.closeQueued, c.eof = false, false, false, false, false
+	c.readable = false
 	c.waitHead, c.indexTry = false, false
 	c.in, c.inOff, c.skip = c.in[:0], 0, 0
 	c.openFd = -1

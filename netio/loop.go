@@ -29,6 +29,7 @@ const (
 	opClose
 	opCancel
 	opWake
+	opPoll
 )
 
 func ud(op uint8, slot int32, gen uint32) uint64 {
@@ -58,11 +59,12 @@ type loop struct {
 	lfd  int
 	bufs *ring.BufferGroup
 
-	conns []*conn
-	free  []int32
-	files fileCache
-	plan  planner
-	pool  *poolIO // threadpool file IO, nil in uring mode
+	conns   []*conn
+	free    []int32
+	starved []int32 // conns whose receive found no free buffer
+	files   fileCache
+	plan    planner
+	pool    *poolIO // threadpool file IO, nil in uring mode
 
 	cqes      []*ring.CQE
 	now       time.Time
@@ -169,6 +171,7 @@ func (l *loop) run() error {
 			}
 			l.r.Advance(uint32(n))
 		}
+		l.rearmStarved()
 		l.now = time.Now()
 		if !l.now.Before(l.nextTick) {
 			l.nextTick = l.now.Add(tick)
@@ -263,6 +266,8 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 	switch op {
 	case opRecv:
 		l.onRecv(c, res, flags)
+	case opPoll:
+		l.onPoll(c, res)
 	case opRead:
 		l.onRead(c, res)
 	case opSend:
@@ -335,19 +340,45 @@ func (l *loop) newConn(fd int) *conn {
 	return c
 }
 
+// armRecv arms the connection's receive. With buffer rings (5.19+) a waiting RECV holds no
+// buffer, so it is armed right away (multishot from 6.0). Without them, a RECV with
+// PROVIDE_BUFFERS buffers takes its buffer before it waits for data (5.10 does this), so idle
+// connections would pin every buffer: there the loop polls for readability first and
+// receives only once data is there.
 func (l *loop) armRecv(c *conn) {
 	if c.recvArmed || c.closing {
 		return
 	}
 	sqe := l.getSQE()
-	if l.f.MultishotRecv {
+	switch {
+	case l.f.MultishotRecv && l.bufs.Ring():
 		sqe.PrepRecvMultishot(c.fd, l.bufs.Group(), 0)
-	} else {
+		sqe.UserData = ud(opRecv, c.slot, c.gen)
+	case l.bufs.Ring() || c.readable:
 		sqe.PrepRecvSelect(c.fd, l.bufs.Group(), recvBufSize, 0)
+		sqe.UserData = ud(opRecv, c.slot, c.gen)
+	default:
+		sqe.PrepPollAdd(c.fd, unix.POLLIN|unix.POLLRDHUP)
+		sqe.UserData = ud(opPoll, c.slot, c.gen)
 	}
-	sqe.UserData = ud(opRecv, c.slot, c.gen)
+	c.readable = false
 	c.recvArmed = true
 	c.inflight++
+}
+
+// onPoll: the socket is readable (or closed); receive now.
+func (l *loop) onPoll(c *conn, res int32) {
+	c.recvArmed = false
+	c.inflight--
+	if c.closing {
+		return
+	}
+	if res < 0 {
+		l.closeConn(c)
+		return
+	}
+	c.readable = true
+	l.armRecv(c)
 }
 
 func (l *loop) onRecv(c *conn, res int32, flags uint32) {
@@ -385,8 +416,11 @@ func (l *loop) onRecv(c *conn, res int32, flags uint32) {
 	default:
 		switch syscall.Errno(-res) {
 		case syscall.ENOBUFS:
-			// Every receive buffer is taken; try again on the next tick.
-			c.recvStarved = true
+			// Every receive buffer is taken: re-arm once this iteration has recycled some.
+			if !c.recvStarved {
+				c.recvStarved = true
+				l.starved = append(l.starved, c.slot)
+			}
 		default:
 			l.closeConn(c)
 		}
@@ -743,9 +777,12 @@ func (l *loop) closeConn(c *conn) {
 		c.file = nil
 	}
 	if c.recvArmed {
-		sqe := l.getSQE()
-		sqe.PrepCancel(ud(opRecv, c.slot, c.gen), 0)
-		sqe.UserData = ud(opCancel, 0, 0)
+		// shutdown() ends an armed recv or poll on most kernels; cancel both to be sure.
+		for _, op := range [2]uint8{opRecv, opPoll} {
+			sqe := l.getSQE()
+			sqe.PrepCancel(ud(op, c.slot, c.gen), 0)
+			sqe.UserData = ud(opCancel, 0, 0)
+		}
 	}
 	l.maybeRelease(c)
 }
@@ -776,6 +813,17 @@ func (l *loop) release(c *conn) {
 	c.gen++
 	l.free = append(l.free, c.slot)
 	l.s.conns.Add(-1)
+}
+
+// rearmStarved re-arms receives that found no free buffer.
+func (l *loop) rearmStarved() {
+	for _, slot := range l.starved {
+		if c := l.conns[slot]; c.recvStarved && c.fd >= 0 && !c.closing {
+			c.recvStarved = false
+			l.armRecv(c)
+		}
+	}
+	l.starved = l.starved[:0]
 }
 
 // timeouts closes connections past their deadline and re-arms starved receives.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand"
@@ -631,11 +632,13 @@ func TestGracefulShutdown(t *testing.T) {
 	})
 }
 
+var idleConns = flag.Int("idle-conns", 3000, "idle connections in TestManyIdleConnections")
+
 func TestManyIdleConnections(t *testing.T) {
-	const idle = 3000
+	idle := *idleConns
 	var lim syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	if lim.Cur < 2*idle+200 {
+	if lim.Cur < uint64(2*idle+200) {
 		t.Skipf("needs %d open files, RLIMIT_NOFILE is %d", 2*idle+200, lim.Cur)
 	}
 	root := testRoot(t)
@@ -658,7 +661,7 @@ func TestManyIdleConnections(t *testing.T) {
 				}
 				conns = append(conns, c)
 			}
-			waitFor(t, func() bool { return rs.s.Conns() == idle })
+			waitFor(t, func() bool { return rs.s.Conns() == int64(idle) })
 			start := time.Now()
 			resp, body := get(t, rs.url+"/hello.txt")
 			el := time.Since(start)
