@@ -43,7 +43,8 @@ func udSplit(u uint64) (op uint8, slot int32, gen uint32) {
 const (
 	recvBufSize   = 4096      // provided receive buffers
 	recvBufCount  = 1024      // per loop
-	outBufSize    = 64 << 10  // per busy connection: head and file bytes for one send
+	outBufSize    = 256 << 10 // per busy connection: head and file bytes for one send
+	outSmallSize  = 16 << 10  // the same for replies that fit: most static files are small
 	maxInBuffered = 256 << 10 // pipelined input beyond this closes the connection
 	tick          = 250 * time.Millisecond
 )
@@ -73,17 +74,19 @@ type loop struct {
 	stopping  bool
 	skipRead  bool // READs carry CQE_SKIP_SUCCESS
 
-	inbox   inbox
-	entry   AccessEntry
-	wakeFd  int
-	wakeBuf *[8]byte
-	wakeArm bool
-	outPool sync.Pool
+	inbox     inbox
+	entry     AccessEntry
+	wakeFd    int
+	wakeBuf   *[8]byte
+	wakeArm   bool
+	outPool   sync.Pool // outBufSize send buffers
+	smallPool sync.Pool // outSmallSize send buffers
 }
 
 func newLoop(s *Server, id, lfd int) (*loop, error) {
 	l := &loop{s: s, id: id, lfd: lfd, cqes: make([]*ring.CQE, 256), wakeBuf: new([8]byte)}
 	l.outPool.New = func() any { b := make([]byte, outBufSize); return &b }
+	l.smallPool.New = func() any { b := make([]byte, outSmallSize); return &b }
 	l.files.init(s.cfg.OpenFileCache, s.cfg.OpenFileCacheTTL)
 	var err error
 	l.wakeFd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
@@ -620,7 +623,11 @@ func (l *loop) startReply(c *conn) {
 func (l *loop) fillAndSend(c *conn) {
 	rep := &c.rep
 	if c.out == nil {
-		c.out = *(l.outPool.Get().(*[]byte))
+		if rep.total <= outSmallSize {
+			c.out = *(l.smallPool.Get().(*[]byte))
+		} else {
+			c.out = *(l.outPool.Get().(*[]byte))
+		}
 	}
 	c.outLen, c.outSent, c.readsPending, c.readFailed = 0, 0, 0, false
 	fd := -1
@@ -738,11 +745,7 @@ func (l *loop) finishReply(c *conn) {
 		l.files.unpin(c.file, l)
 		c.file = nil
 	}
-	if c.out != nil {
-		out := c.out
-		l.outPool.Put(&out)
-		c.out = nil
-	}
+	l.putOut(c)
 	if c.rep.close || l.stopping {
 		l.closeConn(c)
 		return
@@ -761,6 +764,20 @@ func (l *loop) finishReply(c *conn) {
 		return
 	}
 	l.process(c)
+}
+
+// putOut returns c's send buffer to its pool; only called when no SQE uses it any more.
+func (l *loop) putOut(c *conn) {
+	if c.out == nil {
+		return
+	}
+	out := c.out
+	if cap(out) == outSmallSize {
+		l.smallPool.Put(&out)
+	} else {
+		l.outPool.Put(&out)
+	}
+	c.out = nil
 }
 
 // closeConn shuts the socket down so its armed recv ends, and closes the fd once nothing is
@@ -804,11 +821,7 @@ func (l *loop) release(c *conn) {
 		return
 	}
 	c.fd = -1
-	if c.out != nil {
-		out := c.out
-		l.outPool.Put(&out)
-		c.out = nil
-	}
+	l.putOut(c)
 	c.in = nil
 	c.gen++
 	l.free = append(l.free, c.slot)
@@ -870,7 +883,27 @@ func (l *loop) shutdownStep() bool {
 	if l.now.UnixNano() > l.s.stopAt.Load() {
 		l.timeouts()
 	}
-	return open == 0 && !l.accepting
+	if open == 0 && !l.accepting {
+		return true
+	}
+	// Past the shutdown timeout and a second's grace, leave anyway: closing the ring
+	// cancels whatever is left, and the fds are closed here. Say what was stuck.
+	if l.now.UnixNano() > l.s.stopAt.Load()+int64(time.Second) {
+		for _, c := range l.conns {
+			if c != nil && c.fd >= 0 {
+				l.s.cfg.Logf("loop %d: shutdown timeout: closing connection %d (state %d, closing %v, %d ops in flight, %d pool ops)",
+					l.id, c.slot, c.state, c.closing, c.inflight, c.poolBusy)
+				unix.Close(c.fd)
+				c.fd = -1
+				l.s.conns.Add(-1)
+			}
+		}
+		if l.accepting {
+			l.s.cfg.Logf("loop %d: shutdown timeout: accept still armed", l.id)
+		}
+		return true
+	}
+	return false
 }
 
 // logAccess hands one entry to the access logger. The peer address is looked up once per
