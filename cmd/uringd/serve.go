@@ -32,6 +32,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "idle-timeout", Value: netioDefault("idle-timeout"), Usage: "keep-alive idle time"},
 			&cli.DurationFlag{Name: "write-timeout", Value: netioDefault("write-timeout"), Usage: "time allowed to send a response"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: netioDefault("shutdown-timeout"), Usage: "time in-flight responses get at SIGINT/SIGTERM"},
+			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them (6.12+; negative: never)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
 			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH, - (stdout) or off"},
 			&cli.StringFlag{Name: "log-format", Value: "combined", Usage: "access log format: combined or json"},
@@ -45,6 +46,7 @@ func serveCommand() *cli.Command {
 				MaxHeaderBytes: c.Int("max-header-bytes"), ReadHeaderTimeout: c.Duration("read-header-timeout"),
 				IdleTimeout: c.Duration("idle-timeout"), WriteTimeout: c.Duration("write-timeout"),
 				ShutdownTimeout: c.Duration("shutdown-timeout"), MaxConns: c.Int("max-conns"),
+				BatchWait:    c.Duration("batch-wait"),
 				KernelCompat: c.String("kernel-compat"),
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
@@ -86,6 +88,8 @@ func netioDefault(name string) time.Duration {
 		return cfg.IdleTimeout
 	case "write-timeout":
 		return cfg.WriteTimeout
+	case "batch-wait":
+		return cfg.BatchWait
 	}
 	return cfg.ShutdownTimeout
 }
