@@ -1,0 +1,412 @@
+package fileio
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// pool is a set of worker goroutines fed by a bounded channel: the threadpool engine's
+// (locked to OS threads) and the std engine's Queue (plain goroutines).
+//
+// Idle workers sleep in futex(2) on a count of queued Ops, not in a channel receive: a
+// goroutine locked to its thread that parks in the Go scheduler costs two thread handoffs per
+// wakeup (the P is handed to the locked thread and back), while a futex wakeup is one, as in
+// a C thread pool. The channel stays the bounded FIFO; the count says how many of its Ops
+// are not claimed yet, and a worker receives only after it claimed one, so the receive
+// never parks.
+type pool struct {
+	reqs      chan *Op
+	exec      func(*Op)
+	locked    bool
+	avail     atomic.Int32 // Ops in reqs that no worker has claimed; futex word
+	sleepers  atomic.Int32 // workers in (or about to enter) futex_wait
+	searching atomic.Int32 // workers awake and not running an Op
+	stop      atomic.Bool
+	wg        sync.WaitGroup
+
+	mu     sync.RWMutex // senders hold it shared; close takes it
+	closed bool
+}
+
+func newPool(workers, queueLen int, locked bool, exec func(*Op)) *pool {
+	p := &pool{reqs: make(chan *Op, queueLen), exec: exec, locked: locked}
+	p.wg.Add(workers)
+	for range workers {
+		go p.worker()
+	}
+	return p
+}
+
+func (p *pool) worker() {
+	defer p.wg.Done()
+	if !p.locked {
+		// Plain goroutines (the std engine's Queue) park in the Go scheduler as usual.
+		for o := range p.reqs {
+			p.run(o)
+		}
+		return
+	}
+	// Never unlocked: when the pool closes the goroutine exits locked and the runtime ends
+	// its thread with it, so the threads go away with the pool.
+	runtime.LockOSThread()
+	p.searching.Add(1)
+	for {
+		v := p.avail.Load()
+		if v > 0 {
+			if !p.avail.CompareAndSwap(v, v-1) {
+				continue
+			}
+			o, ok := <-p.reqs
+			p.searching.Add(-1)
+			if !ok {
+				return // closed
+			}
+			// Stopping searching, look again: an Op posted while we were the searcher
+			// woke nobody, counting on us. Pass the wakeup on rather than leave it.
+			if p.avail.Load() > 0 {
+				p.wakeIfIdle()
+			}
+			p.run(o)
+			p.searching.Add(1)
+			continue
+		}
+		if p.stop.Load() {
+			p.searching.Add(-1)
+			return
+		}
+		p.searching.Add(-1)
+		p.sleepers.Add(1)
+		if p.avail.Load() == v && !p.stop.Load() {
+			futexWait(&p.avail, v)
+		}
+		p.sleepers.Add(-1)
+		p.searching.Add(1)
+	}
+}
+
+func (p *pool) run(o *Op) {
+	if !o.state.CompareAndSwap(stQueued, stRunning) {
+		// Cancelled while it waited in the channel.
+		if o.q == nil {
+			putOp(o) // a File method's Op, given up by its caller: ours to recycle
+			return
+		}
+		o.res, o.cause = -int64(syscall.ECANCELED), nil
+		o.q.complete(o)
+		return
+	}
+	p.exec(o)
+	o.state.Store(stIdle)
+	switch {
+	case o.q != nil:
+		o.q.complete(o)
+	case p.locked && o.fut.Load() != futNone:
+		if o.fut.Swap(futDone) == futSleeping {
+			futexWake(&o.fut, 1)
+		}
+	default:
+		o.done <- struct{}{}
+	}
+}
+
+// States of Op.fut, for a caller that waits in futex(2) (see tpEngine.do).
+const (
+	futNone     int32 = iota // the caller waits on Op.done
+	futWaiting               // the caller will wait on fut
+	futSleeping              // the caller sleeps in futex_wait
+	futDone                  // the worker finished the Op
+)
+
+// posted counts an Op just put into reqs and makes sure a worker will look for it.
+func (p *pool) posted() {
+	if !p.locked {
+		return
+	}
+	p.avail.Add(1)
+	p.wakeIfIdle()
+}
+
+// wakeIfIdle wakes a sleeping worker unless one is awake and looking for work already. Like
+// the Go scheduler's spinning threads, this keeps the wakeups off the submitter when Ops come
+// in bursts: the woken worker wakes the next one if it leaves Ops behind. It is safe because
+// every worker that stops searching, to sleep or to run an Op, looks at the count again
+// after it stopped counting as a searcher: the sleeper does not sleep, the runner wakes
+// another.
+func (p *pool) wakeIfIdle() {
+	if p.searching.Load() == 0 && p.sleepers.Load() > 0 {
+		futexWake(&p.avail, 1)
+	}
+}
+
+// trySend hands o to a worker without blocking; false when the channel is full.
+func (p *pool) trySend(o *Op) (bool, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return false, ErrClosed
+	}
+	select {
+	case p.reqs <- o:
+		p.posted()
+		return true, nil
+	default:
+		return false, nil
+	}
+}
+
+// close stops the workers once they have run what is queued, and waits for them. Closing
+// reqs and bumping avail (the futex word) reaches every worker: one about to sleep finds the
+// word changed, claims, receives from the closed channel, and exits.
+func (p *pool) close() {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.reqs)
+		p.stop.Store(true)
+		p.avail.Add(1 << 30)
+		futexWake(&p.avail, math.MaxInt32)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// futex(2) operations (linux/futex.h): FUTEX_WAIT and FUTEX_WAKE with FUTEX_PRIVATE_FLAG.
+const (
+	futexWaitPrivate = 0 | 128
+	futexWakePrivate = 1 | 128
+)
+
+func futexWait(addr *atomic.Int32, val int32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitPrivate,
+		uintptr(uint32(val)), 0, 0, 0)
+}
+
+func futexWake(addr *atomic.Int32, n int) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakePrivate,
+		uintptr(n), 0, 0, 0)
+}
+
+// poolQueue is the Queue of the threadpool and std engines: Submit hands Ops to the pool's
+// workers, which return them on done.
+type poolQueue struct {
+	engine   string
+	p        *pool
+	ownPool  bool // the std engine's private pool: closed with the queue
+	depth    int
+	inflight int
+	done     chan *Op
+	backlog  []*Op // submitted while the pool's channel was full, oldest first
+	head     int
+	notify   func()
+	closed   bool
+
+	// With a locked pool (threadpool), Reap sleeps in futex(2) on seq rather than parking on
+	// done: a goroutine readied by a locked worker lands in that worker's run queue and
+	// waits there until another thread steals it, while the worker sits in its next system
+	// call.
+	futex    bool
+	sleeping atomic.Int32 // 1 while Reap is (about to be) asleep; futex word
+}
+
+func newPoolQueue(engine string, p *pool, own bool, depth int, opts QueueOptions) *poolQueue {
+	return &poolQueue{engine: engine, p: p, ownPool: own, depth: depth, done: make(chan *Op, depth),
+		backlog: make([]*Op, 0, depth), notify: opts.Notify, futex: p.locked}
+}
+
+// complete runs on a worker.
+func (q *poolQueue) complete(o *Op) {
+	q.done <- o // never blocks: at most depth Ops are in flight
+	if q.futex && q.sleeping.Load() == 1 && q.sleeping.Swap(0) == 1 {
+		futexWake(&q.sleeping, 1)
+	}
+	if q.notify != nil {
+		q.notify()
+	}
+}
+
+func (q *poolQueue) Submit(o *Op) error {
+	if err := validateQueueOp(q.engine, o, q.closed, q.inflight, q.depth); err != nil {
+		return err
+	}
+	o.q, o.res, o.cause, o.N, o.Err = q, 0, nil, 0, nil
+	o.state.Store(stQueued)
+	q.inflight++
+	if q.head < len(q.backlog) {
+		q.backlog = append(q.backlog, o) // keep the order
+		return nil
+	}
+	sent, err := q.p.trySend(o)
+	if err != nil {
+		q.inflight--
+		return err
+	}
+	if !sent {
+		q.backlog = append(q.backlog, o)
+	}
+	return nil
+}
+
+func (q *poolQueue) Flush() error {
+	for q.head < len(q.backlog) {
+		sent, err := q.p.trySend(q.backlog[q.head])
+		if err != nil || !sent {
+			return err
+		}
+		q.popBacklog()
+	}
+	return nil
+}
+
+func (q *poolQueue) popBacklog() {
+	q.backlog[q.head] = nil
+	q.head++
+	if q.head == len(q.backlog) {
+		q.backlog, q.head = q.backlog[:0], 0
+	}
+}
+
+func (q *poolQueue) Reap(out []*Op, min int) (int, error) {
+	if q.closed {
+		return 0, ErrClosed
+	}
+	if err := q.Flush(); err != nil {
+		return 0, err
+	}
+	min = clampMin(min, q.inflight, len(out))
+	n := 0
+	for n < len(out) {
+		var o *Op
+		switch {
+		case n >= min:
+			select {
+			case o = <-q.done:
+			default:
+				return n, nil
+			}
+		case q.head < len(q.backlog):
+			// Waiting: push the backlog as workers free up, and take completions meanwhile.
+			q.p.mu.RLock()
+			if q.p.closed {
+				q.p.mu.RUnlock()
+				return n, ErrClosed
+			}
+			select {
+			case q.p.reqs <- q.backlog[q.head]:
+				q.p.posted()
+				q.popBacklog()
+			case o = <-q.done:
+			}
+			q.p.mu.RUnlock()
+			if o == nil {
+				continue
+			}
+		case q.futex:
+			select {
+			case o = <-q.done:
+			default:
+				// The futex word is the flag itself: a late waker that clears it before we
+				// sleep makes futex_wait return at once instead of leaving us asleep.
+				q.sleeping.Store(1)
+				select {
+				case o = <-q.done:
+					q.sleeping.Store(0)
+				default:
+					futexWait(&q.sleeping, 1)
+				}
+			}
+			if o == nil {
+				continue
+			}
+		default:
+			o = <-q.done
+		}
+		q.inflight--
+		o.q = nil
+		o.finish(q.engine)
+		out[n] = o
+		n++
+	}
+	return n, nil
+}
+
+func (q *poolQueue) Cancel(o *Op) error {
+	if o.q != q {
+		return fmt.Errorf("fileio %s: cancel: the op is not in flight on this queue", q.engine)
+	}
+	o.state.CompareAndSwap(stQueued, stCancelled) // a worker already on it finishes it
+	return nil
+}
+
+func (q *poolQueue) InFlight() int { return q.inflight }
+
+func (q *poolQueue) Close() error {
+	if q.closed {
+		return nil
+	}
+	// Ops still in the backlog never reached a worker: they are simply dropped.
+	for q.head < len(q.backlog) {
+		o := q.backlog[q.head]
+		o.q = nil
+		o.state.Store(stIdle)
+		q.popBacklog()
+		q.inflight--
+	}
+	for ; q.inflight > 0; q.inflight-- {
+		o := <-q.done
+		o.q = nil
+	}
+	q.closed = true
+	if q.ownPool {
+		q.p.close()
+	}
+	return nil
+}
+
+// validateQueueOp checks an Op before a Queue takes it.
+func validateQueueOp(engine string, o *Op, closed bool, inflight, depth int) error {
+	if closed {
+		return ErrClosed
+	}
+	if o.File == nil {
+		return fmt.Errorf("fileio %s: submit %s: no File", engine, o.Code)
+	}
+	if o.Code < OpRead || o.Code > OpFdatasync {
+		return fmt.Errorf("fileio %s: submit: op code %d is not a Queue operation", engine, o.Code)
+	}
+	if o.q != nil {
+		return fmt.Errorf("fileio %s: submit %s %s: the op is already in flight", engine, o.Code, o.File.path)
+	}
+	if inflight >= depth {
+		return ErrQueueFull
+	}
+	if o.Off < 0 {
+		return o.File.err(o.Code, o.Off, errNegativeOffset)
+	}
+	if o.Code == OpReadv || o.Code == OpWritev {
+		o.buildIov(o.Bufs, 0)
+	}
+	if o.File.direct {
+		return o.File.checkAlign(o.Code, o.Buf, o.Bufs, o.Off)
+	}
+	return nil
+}
+
+func clampMin(min, inflight, outLen int) int {
+	if min > inflight {
+		min = inflight
+	}
+	if min > outLen {
+		min = outLen
+	}
+	if min < 0 {
+		min = 0
+	}
+	return min
+}

@@ -1,0 +1,264 @@
+package fileio
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uringd/uringd/ring"
+)
+
+// uringQueue is a Queue with a ring of its own, used only by the goroutine that calls its
+// methods: Submit prepares an SQE (no syscall), Flush and Reap submit everything prepared
+// with one io_uring_enter, Reap reaps CQEs straight into the caller's Ops. Waiting for
+// completions parks the goroutine on the ring's eventfd in Go's netpoller, so it holds no OS
+// thread (QueueOptions.WaitInKernel: inside io_uring_enter instead, like fio). With
+// QueueOptions.Notify a helper goroutine parks on the eventfd instead and calls Notify
+// whenever the kernel posted completions.
+//
+// The Ops are the caller's; while one is in flight the queue's slot table references it,
+// which keeps the Op, its buffers and its iovecs reachable until its CQE is reaped.
+type uringQueue struct {
+	r     *ring.Ring
+	nt    *ring.Notifier // nil with WaitInKernel and no Notify
+	depth int
+
+	slots    []*Op
+	gens     []uint32
+	free     []uint32
+	inflight int
+	cqes     []*ring.CQE
+
+	notify  func()
+	ready   chan struct{} // Notify mode: the helper saw the eventfd
+	helper  chan struct{} // closed when the helper exits
+	inKern  bool
+	batch   int
+	closed  bool
+	scratch []*Op
+}
+
+func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
+	if depth <= 0 {
+		return nil, fmt.Errorf("fileio uring: queue depth %d: must be positive", depth)
+	}
+	if e.closed.Load() {
+		return nil, fmt.Errorf("fileio uring: new queue: %w", ErrClosed)
+	}
+	entries := uint32(1)
+	for entries < uint32(depth) {
+		entries <<= 1
+	}
+	// The SQ holds every Op of the queue plus room for cancellations; the CQ (twice the SQ)
+	// holds every completion, so it never overflows.
+	r, err := ring.New(ring.Options{Entries: entries, KernelCompat: e.compat})
+	if err != nil {
+		return nil, fmt.Errorf("fileio uring: queue ring of %d entries: %w", entries, err)
+	}
+	q := &uringQueue{r: r, depth: depth, slots: make([]*Op, depth), gens: make([]uint32, depth),
+		free: make([]uint32, depth), cqes: make([]*ring.CQE, r.CQEntries()), notify: opts.Notify,
+		inKern: opts.WaitInKernel && opts.Notify == nil, batch: max(0, opts.Batch)}
+	for i := range q.free {
+		q.free[i] = uint32(depth - 1 - i)
+	}
+	if !q.inKern {
+		if q.nt, err = ring.NewNotifier(r); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("fileio uring: queue notifier: %w", err)
+		}
+	}
+	if q.notify != nil {
+		q.ready = make(chan struct{}, 1)
+		q.helper = make(chan struct{})
+		go q.watch()
+	}
+	return q, nil
+}
+
+// watch is the Notify helper: it parks on the eventfd and passes every wakeup on.
+func (q *uringQueue) watch() {
+	defer close(q.helper)
+	for {
+		if err := q.nt.WaitDeadline(time.Time{}); err != nil {
+			return // closed
+		}
+		select {
+		case q.ready <- struct{}{}:
+		default:
+		}
+		q.notify()
+	}
+}
+
+// complete makes uringQueue a completer (Op.q marks the Op as in flight on it); the ring
+// completes Ops itself, in Reap.
+func (q *uringQueue) complete(*Op) {}
+
+func (q *uringQueue) Submit(o *Op) error {
+	if err := validateQueueOp(EngineUring, o, q.closed, q.inflight, q.depth); err != nil {
+		return err
+	}
+	s := q.sqe()
+	if s == nil {
+		return fmt.Errorf("fileio uring: submit %s %s: %w", o.Code, o.File.path, ring.ErrBusy)
+	}
+	slot := q.free[len(q.free)-1]
+	q.free = q.free[:len(q.free)-1]
+	q.gens[slot]++
+	q.slots[slot] = o
+	o.q, o.slot, o.ud, o.res, o.cause, o.N, o.Err = q, slot, userData(slot, q.gens[slot]), 0, nil, 0, nil
+	q.inflight++
+	prepSQE(s, o)
+	s.UserData = o.ud
+	if q.batch > 0 && int(q.r.Pending()) >= q.batch {
+		if _, err := q.r.Submit(); err != nil && !errors.Is(err, ring.ErrBusy) {
+			// The SQE stays prepared: the next Flush or Reap submits it again.
+			return nil
+		}
+	}
+	return nil
+}
+
+// sqe returns a free SQE, submitting what is prepared to make room.
+func (q *uringQueue) sqe() *ring.SQE {
+	if s := q.r.GetSQE(); s != nil {
+		return s
+	}
+	if _, err := q.r.Submit(); err != nil {
+		return nil
+	}
+	return q.r.GetSQE()
+}
+
+func (q *uringQueue) Flush() error {
+	if q.closed {
+		return ErrClosed
+	}
+	if q.r.Pending() == 0 {
+		return nil
+	}
+	if _, err := q.r.Submit(); err != nil && !errors.Is(err, ring.ErrBusy) {
+		return fmt.Errorf("fileio uring: submit: %w", err)
+	}
+	return nil
+}
+
+func (q *uringQueue) Reap(out []*Op, min int) (int, error) {
+	if q.closed {
+		return 0, ErrClosed
+	}
+	min = clampMin(min, q.inflight, len(out))
+	n := 0
+	for {
+		if q.inKern && n < min && q.r.CQReady() == 0 {
+			// Submit and wait in one io_uring_enter, on this goroutine's thread.
+			if _, err := q.r.SubmitAndWait(1); err != nil && !errors.Is(err, ring.ErrBusy) {
+				return n, fmt.Errorf("fileio uring: submit and wait: %w", err)
+			}
+		} else if err := q.Flush(); err != nil {
+			return n, err
+		}
+		n += q.peek(out[n:])
+		if n >= min {
+			return n, nil
+		}
+		if q.inKern {
+			continue
+		}
+		if q.notify != nil {
+			<-q.ready
+		} else if err := q.nt.WaitDeadline(time.Time{}); err != nil {
+			return n, fmt.Errorf("fileio uring: wait: %w", err)
+		}
+	}
+}
+
+// peek moves ready completions into out and returns how many Ops it finished.
+func (q *uringQueue) peek(out []*Op) int {
+	if len(out) == 0 {
+		return 0
+	}
+	cqes := q.cqes
+	if len(cqes) > len(out) {
+		cqes = cqes[:len(out)]
+	}
+	k := q.r.PeekBatch(cqes)
+	n := 0
+	for _, c := range cqes[:k] {
+		if c.UserData == udCancel {
+			continue
+		}
+		slot := uint32(c.UserData)
+		if slot >= uint32(len(q.slots)) {
+			continue
+		}
+		o := q.slots[slot]
+		if o == nil || o.ud != c.UserData {
+			continue
+		}
+		q.slots[slot] = nil
+		q.free = append(q.free, slot)
+		q.inflight--
+		o.q = nil
+		o.res = int64(c.Res)
+		o.finish(EngineUring)
+		out[n] = o
+		n++
+	}
+	q.r.Advance(uint32(k))
+	return n
+}
+
+func (q *uringQueue) Cancel(o *Op) error {
+	if o.q != q {
+		return fmt.Errorf("fileio uring: cancel: the op is not in flight on this queue")
+	}
+	s := q.sqe()
+	if s == nil {
+		return fmt.Errorf("fileio uring: cancel %s %s: %w", o.Code, o.File.path, ring.ErrBusy)
+	}
+	s.PrepCancel(o.ud, 0)
+	s.UserData = udCancel
+	return nil
+}
+
+func (q *uringQueue) InFlight() int { return q.inflight }
+
+func (q *uringQueue) Close() error {
+	if q.closed {
+		return nil
+	}
+	var err error
+	if q.inflight > 0 {
+		for _, o := range q.slots {
+			if o != nil {
+				if cerr := q.Cancel(o); cerr != nil && err == nil {
+					err = cerr
+				}
+			}
+		}
+		if q.scratch == nil {
+			q.scratch = make([]*Op, q.depth)
+		}
+		for q.inflight > 0 {
+			if _, rerr := q.Reap(q.scratch, 1); rerr != nil {
+				if err == nil {
+					err = rerr
+				}
+				break
+			}
+		}
+		clear(q.scratch)
+	}
+	q.closed = true
+	if q.nt != nil {
+		q.nt.Close()
+	}
+	if q.helper != nil {
+		<-q.helper
+	}
+	if cerr := q.r.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
