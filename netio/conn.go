@@ -3,6 +3,8 @@ package netio
 import (
 	"time"
 
+	"github.com/uringd/uringd/fileio"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/uringd/uringd/netio/internal/http1"
@@ -62,8 +64,11 @@ type conn struct {
 	outLen       int
 	outSent      int
 	readFailed   bool
-	readsPending int // threadpool reads of the current chunk not yet completed
-	poolBusy     int // threadpool operations in flight for this conn
+	pipe         [2]int       // for SPLICE of large files: read end, write end (0: none yet)
+	spliceLeft   int          // bytes in the pipe still to go to the socket
+	readsPending int          // threadpool reads of the current chunk not yet completed
+	ops          [8]fileio.Op // those reads, owned by the fileio queue until reaped
+	poolBusy     int          // threadpool operations in flight for this conn
 
 	remote  [64]byte // peer address text for access logs
 	remoteN int

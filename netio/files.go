@@ -5,13 +5,16 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uringd/uringd/fileio"
 )
 
 // fileEntry is an open file (or a directory's metadata) in a loop's open-file cache. The
 // cache holds fds and stat results, never file contents: every body is read from the file.
 type fileEntry struct {
 	key     string
-	fd      int // -1 for directories
+	fd      int          // -1 for directories
+	ff      *fileio.File // threadpool mode: the same file, opened by fileio (it owns fd)
 	meta    fileMeta
 	expires time.Time
 	refs    int  // replies using fd right now
@@ -61,9 +64,29 @@ func (fc *fileCache) add(key []byte, fd int, stx *unix.Statx_t, now time.Time) (
 	}
 	mtime := time.Unix(stx.Mtime.Sec, int64(stx.Mtime.Nsec))
 	e := &fileEntry{key: string(key), fd: fd, meta: newMeta(int64(stx.Size), mtime, mode == unix.S_IFDIR, key), expires: now.Add(fc.ttl)}
+	return fc.insert(e), 0
+}
+
+// addPool makes an entry for a file the threadpool engine opened.
+func (fc *fileCache) addPool(key []byte, f *fileio.File, st fileio.Stat, now time.Time) (*fileEntry, syscall.Errno) {
+	e := &fileEntry{key: string(key), fd: f.Fd(), ff: f, expires: now.Add(fc.ttl)}
+	switch {
+	case st.Mode.IsRegular():
+	case st.Mode.IsDir():
+		f.Close()
+		e.fd, e.ff = -1, nil
+	default:
+		f.Close()
+		return nil, syscall.EACCES
+	}
+	e.meta = newMeta(st.Size, st.ModTime, st.Mode.IsDir(), key)
+	return fc.insert(e), 0
+}
+
+func (fc *fileCache) insert(e *fileEntry) *fileEntry {
 	if fc.m == nil {
 		e.dead = true // no cache: closed when the reply is done
-		return e, 0
+		return e
 	}
 	if old := fc.m[e.key]; old != nil {
 		fc.drop(old)
@@ -75,23 +98,31 @@ func (fc *fileCache) add(key []byte, fd int, stx *unix.Statx_t, now time.Time) (
 		}
 	}
 	fc.m[e.key] = e
-	return e, 0
+	return e
 }
 
 func (fc *fileCache) drop(e *fileEntry) {
 	delete(fc.m, e.key)
 	e.dead = true
-	if e.refs == 0 && e.fd >= 0 {
-		unix.Close(e.fd)
-		e.fd = -1
+	if e.refs == 0 {
+		e.close()
 	}
+}
+
+func (e *fileEntry) close() {
+	if e.ff != nil {
+		e.ff.Close()
+		e.ff = nil
+	} else if e.fd >= 0 {
+		unix.Close(e.fd)
+	}
+	e.fd = -1
 }
 
 // unpin closes a dropped entry's fd once the last reply using it is done.
 func (fc *fileCache) unpin(e *fileEntry, _ *loop) {
-	if e.dead && e.refs == 0 && e.fd >= 0 {
-		unix.Close(e.fd)
-		e.fd = -1
+	if e.dead && e.refs == 0 {
+		e.close()
 	}
 }
 

@@ -17,7 +17,7 @@ func (l *loop) listDir(c *conn) {
 		dir = "."
 	}
 	c.poolBusy++
-	j := poolJob{kind: poolList, c: c, slot: c.slot, gen: c.gen}
+	j := poolJob{kind: poolList, c: c, gen: c.gen}
 	go func() {
 		j.entries, j.errno = readDir(l.s, dir)
 		l.post(j)

@@ -30,6 +30,8 @@ const (
 	opCancel
 	opWake
 	opPoll
+	opSpliceIn
+	opSpliceOut
 )
 
 func ud(op uint8, slot int32, gen uint32) uint64 {
@@ -73,6 +75,7 @@ type loop struct {
 	accepting bool // an accept SQE is armed
 	stopping  bool
 	skipRead  bool // READs carry CQE_SKIP_SUCCESS
+	spliceOK  bool // large file pieces go by SPLICE
 
 	inbox     inbox
 	entry     AccessEntry
@@ -94,7 +97,10 @@ func newLoop(s *Server, id, lfd int) (*loop, error) {
 		return nil, fmt.Errorf("netio: eventfd: %w", err)
 	}
 	if s.cfg.FileIO == "threadpool" {
-		l.pool = newPoolIO(l, s.cfg.Threads)
+		if l.pool, err = newPoolIO(l); err != nil {
+			unix.Close(l.wakeFd)
+			return nil, fmt.Errorf("netio: loop %d: file IO queue: %w", id, err)
+		}
 	}
 	return l, nil
 }
@@ -117,6 +123,7 @@ func (l *loop) setupRing() error {
 	}
 	l.r, l.f = r, r.Features()
 	l.skipRead = l.f.CQESkip
+	l.spliceOK = l.f.Supports(ring.OpSplice)
 	if l.bufs, err = r.NewBufferGroup(uint16(l.id), recvBufCount, recvBufSize); err != nil {
 		r.Close()
 		return fmt.Errorf("netio: loop %d: receive buffers: %w", l.id, err)
@@ -125,6 +132,7 @@ func (l *loop) setupRing() error {
 }
 
 func (l *loop) close() {
+	l.files.closeAll()
 	if l.bufs != nil {
 		l.bufs.Close()
 	}
@@ -271,6 +279,16 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 		l.onRecv(c, res, flags)
 	case opPoll:
 		l.onPoll(c, res)
+	case opSpliceIn:
+		if !l.skipRead {
+			c.inflight--
+		}
+		if res < 0 {
+			c.readFailed = true
+		}
+	case opSpliceOut:
+		c.inflight--
+		l.onSpliceOut(c, res)
 	case opRead:
 		l.onRead(c, res)
 	case opSend:
@@ -528,10 +546,6 @@ func (l *loop) onOpen(c *conn, res int32) {
 		return
 	}
 	c.openFd = int(res)
-	if l.pool != nil {
-		l.pool.statx(c)
-		return
-	}
 	sqe := l.getSQE()
 	sqe.PrepStatx(c.openFd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE|unix.STATX_MTIME, c.stx)
 	sqe.UserData = ud(opStatx, c.slot, c.gen)
@@ -634,13 +648,21 @@ func (l *loop) fillAndSend(c *conn) {
 	if c.file != nil {
 		fd = c.file.fd
 	}
-	var reads [8]struct {
+	if l.pool == nil && l.spliceOK && c.piece < len(rep.pieces) {
+		if p := &rep.pieces[c.piece]; p.file && p.n-c.pieceDone >= spliceMin && l.splice(c, fd, p) {
+			return
+		}
+	}
+	var reads [len(c.ops)]struct {
 		lo, n int
 		off   int64
 	}
 	nreads := 0
 	for c.piece < len(rep.pieces) && c.outLen < len(c.out) && nreads < len(reads) {
 		p := &rep.pieces[c.piece]
+		if l.spliceOK && l.pool == nil && p.file && p.n-c.pieceDone >= spliceMin && c.outLen > 0 {
+			break // send what is gathered; the big file piece goes by splice next
+		}
 		space := len(c.out) - c.outLen
 		if !p.file {
 			n := copy(c.out[c.outLen:], rep.buf[p.lo+int(c.pieceDone):p.hi])
@@ -667,12 +689,13 @@ func (l *loop) fillAndSend(c *conn) {
 		}
 	}
 	if l.pool != nil {
-		c.readsPending = nreads
-		for _, rd := range reads[:nreads] {
-			l.pool.read(c, fd, c.out[rd.lo:rd.lo+rd.n], rd.off)
-		}
 		if nreads == 0 {
 			l.send(c, 0)
+			return
+		}
+		c.readsPending = nreads
+		for i, rd := range reads[:nreads] {
+			l.pool.read(c, &c.ops[i], c.file.ff, c.out[rd.lo:rd.lo+rd.n], rd.off)
 		}
 		return
 	}
@@ -766,6 +789,72 @@ func (l *loop) finishReply(c *conn) {
 	l.process(c)
 }
 
+const (
+	spliceMin  = 64 << 10 // file pieces from this size on go file→pipe→socket
+	spliceSize = 1 << 20  // per splice pair (the pipe is sized to it where the kernel allows)
+)
+
+// splice sends the next part of file piece p without copying it through user memory: SPLICE
+// file→pipe linked to SPLICE pipe→socket. Both run on io-wq workers (file splices cannot be
+// done non-blocking), which is why only large pieces take this path.
+func (l *loop) splice(c *conn, fd int, p *piece) bool {
+	if c.pipe[0] <= 0 {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			return false
+		}
+		unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, spliceSize)
+		c.pipe = fds
+	}
+	n := p.n - c.pieceDone
+	if n > spliceSize {
+		n = spliceSize
+	}
+	sqe := l.getSQE()
+	sqe.PrepSplice(fd, p.off+c.pieceDone, c.pipe[1], -1, uint32(n), 0)
+	sqe.UserData = ud(opSpliceIn, c.slot, c.gen)
+	sqe.Flags |= ring.SQEIOLink
+	if l.skipRead {
+		sqe.Flags |= ring.SQECQESkipSuccess
+	} else {
+		c.inflight++
+	}
+	c.spliceLeft = int(n)
+	l.spliceOut(c)
+	c.pieceDone += n
+	if c.pieceDone == p.n {
+		c.piece, c.pieceDone = c.piece+1, 0
+	}
+	return true
+}
+
+func (l *loop) spliceOut(c *conn) {
+	sqe := l.getSQE()
+	sqe.PrepSplice(c.pipe[0], -1, c.fd, -1, uint32(c.spliceLeft), 0)
+	sqe.UserData = ud(opSpliceOut, c.slot, c.gen)
+	c.inflight++
+}
+
+func (l *loop) onSpliceOut(c *conn, res int32) {
+	if c.closing {
+		return
+	}
+	if res <= 0 {
+		l.closeConn(c) // the pipe may hold part of the file: it goes with the connection
+		return
+	}
+	c.spliceLeft -= int(res)
+	if c.spliceLeft > 0 {
+		l.spliceOut(c) // the rest of what is in the pipe
+		return
+	}
+	if c.piece < len(c.rep.pieces) {
+		l.fillAndSend(c)
+		return
+	}
+	l.finishReply(c)
+}
+
 // putOut returns c's send buffer to its pool; only called when no SQE uses it any more.
 func (l *loop) putOut(c *conn) {
 	if c.out == nil {
@@ -823,6 +912,11 @@ func (l *loop) release(c *conn) {
 	c.fd = -1
 	l.putOut(c)
 	c.in = nil
+	if c.pipe[0] > 0 {
+		unix.Close(c.pipe[0])
+		unix.Close(c.pipe[1])
+		c.pipe = [2]int{}
+	}
 	c.gen++
 	l.free = append(l.free, c.slot)
 	l.s.conns.Add(-1)

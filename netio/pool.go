@@ -1,28 +1,114 @@
 package netio
 
 import (
-	"runtime"
+	"context"
+	"strings"
 	"sync"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/uringd/uringd/fileio"
 	"github.com/uringd/uringd/netio/internal/http1"
 )
 
-// poolIO runs a loop's file IO on a thread pool (--file-io threadpool): workers locked to OS
-// threads do openat2, statx and pread, and hand results back to the loop through its inbox
-// and eventfd. Sockets stay in the loop's ring. This is the comparison mode: the same server
-// with the file half done the thread-pool way.
+// poolIO is a loop's file IO in --file-io threadpool mode: the same server with the file half
+// done the thread-pool way, through fileio's threadpool engine (OS threads doing pread).
+// Reads go through a fileio.Queue owned by the loop; the queue's Notify writes the loop's
+// eventfd, which the loop polls in its ring, so completions come back into the loop. Opens
+// are rare (the open-file cache holds the files) and run in a goroutine through the same
+// engine, beneath the root. Sockets stay in the loop's ring.
 type poolIO struct {
-	l       *loop
-	jobs    chan poolJob
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	stopped bool
+	l   *loop
+	q   fileio.Queue
+	out []*fileio.Op
 }
 
-// inbox carries results from other goroutines (pool workers, directory listings) to a loop.
+func newPoolIO(l *loop) (*poolIO, error) {
+	q, err := l.s.fileEng.NewQueue(4096, fileio.QueueOptions{Notify: l.wakeup})
+	if err != nil {
+		return nil, err
+	}
+	return &poolIO{l: l, q: q, out: make([]*fileio.Op, 256)}, nil
+}
+
+// open opens c.key beneath the root; the result comes back through the loop's inbox.
+func (p *poolIO) open(c *conn) {
+	name := strings.TrimPrefix(string(c.key), "/")
+	if name == "" {
+		name = "."
+	}
+	c.poolBusy++
+	j := poolJob{kind: poolOpen, c: c, gen: c.gen}
+	s := p.l.s
+	go func() {
+		// O_NONBLOCK: a FIFO cannot block the open; regular files ignore it.
+		j.file, j.errno = nil, 0
+		f, err := s.fileEng.Open(context.Background(), s.fileDir, name, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			j.errno = errnoOf(err)
+		} else {
+			j.file = f
+		}
+		p.l.post(j)
+	}()
+}
+
+// read queues one read of the current chunk; op is one of the conn's own Ops, which stay
+// referenced by the conn until Reap returns them.
+func (p *poolIO) read(c *conn, op *fileio.Op, f *fileio.File, buf []byte, off int64) {
+	*op = fileio.Op{Code: fileio.OpRead, File: f, Buf: buf, Off: off, Tag: uint64(uint32(c.slot))}
+	c.poolBusy++
+	if err := p.q.Submit(op); err != nil {
+		c.poolBusy--
+		p.l.s.cfg.Logf("loop %d: queue read of %s: %v", p.l.id, c.key, err)
+		c.readFailed = true
+		p.readDone(c)
+	}
+}
+
+// reap delivers finished reads.
+func (p *poolIO) reap() {
+	for {
+		n, err := p.q.Reap(p.out, 0)
+		if err != nil {
+			p.l.s.cfg.Logf("loop %d: reap file reads: %v", p.l.id, err)
+		}
+		for _, op := range p.out[:n] {
+			c := p.l.conns[int32(op.Tag)]
+			c.poolBusy--
+			if op.Err != nil || op.N != len(op.Buf) { // failed, or the file shrank
+				if op.Err != nil && !c.closing {
+					p.l.s.cfg.Logf("loop %d: read %s: %v", p.l.id, c.key, op.Err)
+				}
+				c.readFailed = true
+			}
+			p.readDone(c)
+			p.l.maybeRelease(c)
+		}
+		if n < len(p.out) {
+			return
+		}
+	}
+}
+
+// readDone sends the chunk once all its reads are in.
+func (p *poolIO) readDone(c *conn) {
+	c.readsPending--
+	if c.readsPending > 0 || c.closing {
+		return
+	}
+	if c.readFailed {
+		p.l.closeConn(c)
+		return
+	}
+	p.l.send(c, 0)
+}
+
+func (p *poolIO) close() {
+	p.q.Close()
+}
+
+// inbox carries results from other goroutines (opens in threadpool mode, directory listings)
+// to a loop, which drains it when its eventfd fires.
 type inbox struct {
 	mu    sync.Mutex
 	done  []poolJob
@@ -33,76 +119,17 @@ type poolKind uint8
 
 const (
 	poolOpen poolKind = iota
-	poolStatx
-	poolRead
 	poolList
 )
 
-// poolJob is one operation. The buffers it names (path, statx, read destination) belong to
-// the conn, which keeps them until the loop has seen the job's result.
+// poolJob is one result for the loop.
 type poolJob struct {
 	kind    poolKind
-	slot    int32
-	gen     uint32
-	fd      int
-	buf     []byte
-	want    int
-	off     int64
 	c       *conn
-	res     int64
+	gen     uint32
+	file    *fileio.File
 	errno   syscall.Errno
 	entries []http1.DirEntry
-}
-
-func newPoolIO(l *loop, threads int) *poolIO {
-	p := &poolIO{l: l, jobs: make(chan poolJob, 4096)}
-	for i := 0; i < threads; i++ {
-		p.wg.Add(1)
-		go p.worker()
-	}
-	return p
-}
-
-func (p *poolIO) worker() {
-	defer p.wg.Done()
-	runtime.LockOSThread() // one OS thread per worker: the thread-pool model, measured as such
-	defer runtime.UnlockOSThread()
-	for j := range p.jobs {
-		p.do(&j)
-		p.l.post(j)
-	}
-}
-
-func (p *poolIO) do(j *poolJob) {
-	c := j.c
-	var err error
-	switch j.kind {
-	case poolOpen:
-		var fd int
-		fd, err = unix.Openat2(p.l.s.rootFd, string(c.pathz[:len(c.pathz)-1]), &unix.OpenHow{Flags: c.how.Flags, Resolve: c.how.Resolve})
-		j.res = int64(fd)
-	case poolStatx:
-		err = unix.Statx(j.fd, "", unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE|unix.STATX_MTIME, c.stx)
-	case poolRead:
-		var n int
-		for len(j.buf) > 0 {
-			n, err = unix.Pread(j.fd, j.buf, j.off)
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil || n == 0 {
-				break
-			}
-			j.res += int64(n)
-			j.buf, j.off = j.buf[n:], j.off+int64(n)
-		}
-	}
-	if err != nil {
-		j.errno, _ = err.(syscall.Errno)
-		if j.errno == 0 {
-			j.errno = syscall.EIO
-		}
-	}
 }
 
 // post hands a result to the loop; the first result after a drain wakes the loop.
@@ -117,20 +144,11 @@ func (l *loop) post(j poolJob) {
 	}
 }
 
-func (p *poolIO) submit(c *conn, j poolJob) {
-	j.c, j.slot, j.gen = c, c.slot, c.gen
-	c.poolBusy++
-	p.jobs <- j
-}
-
-func (p *poolIO) open(c *conn)  { p.submit(c, poolJob{kind: poolOpen}) }
-func (p *poolIO) statx(c *conn) { p.submit(c, poolJob{kind: poolStatx, fd: c.openFd}) }
-func (p *poolIO) read(c *conn, fd int, buf []byte, off int64) {
-	p.submit(c, poolJob{kind: poolRead, fd: fd, buf: buf, off: off, want: len(buf)})
-}
-
-// drainInbox runs on the loop: it delivers every posted result.
+// drainInbox runs on the loop: it delivers every posted result and finished file read.
 func (l *loop) drainInbox() {
+	if l.pool != nil {
+		l.pool.reap()
+	}
 	in := &l.inbox
 	in.mu.Lock()
 	done := in.done
@@ -139,31 +157,10 @@ func (l *loop) drainInbox() {
 	for i := range done {
 		j := &done[i]
 		c := j.c
-		if c.gen != j.gen {
-			continue
-		}
 		c.poolBusy--
-		res := int32(j.res)
-		if j.errno != 0 {
-			res = -int32(j.errno)
-		}
 		switch j.kind {
 		case poolOpen:
-			l.onOpen(c, res)
-		case poolStatx:
-			l.onStatx(c, res)
-		case poolRead:
-			c.readsPending--
-			if j.errno != 0 || j.res < int64(j.want) { // failed, or the file shrank
-				c.readFailed = true
-			}
-			if c.readsPending == 0 && !c.closing {
-				if c.readFailed {
-					l.closeConn(c)
-				} else {
-					l.send(c, 0)
-				}
-			}
+			l.onPoolOpen(c, j.file, j.errno)
 		case poolList:
 			l.onListing(c, j.entries, j.errno)
 		}
@@ -177,12 +174,23 @@ func (l *loop) drainInbox() {
 	in.mu.Unlock()
 }
 
-func (p *poolIO) close() {
-	p.mu.Lock()
-	if !p.stopped {
-		p.stopped = true
-		close(p.jobs)
+// onPoolOpen is onOpen+onStatx for a file opened by the threadpool engine.
+func (l *loop) onPoolOpen(c *conn, f *fileio.File, errno syscall.Errno) {
+	if c.closing {
+		if f != nil {
+			f.Close()
+		}
+		return
 	}
-	p.mu.Unlock()
-	p.wg.Wait()
+	if errno != 0 {
+		l.openFailed(c, errno)
+		return
+	}
+	st := f.Info()
+	e, errno := l.files.addPool(c.key, f, st, l.now)
+	if errno != 0 {
+		l.openFailed(c, errno)
+		return
+	}
+	l.haveFile(c, e)
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/uringd/uringd/fileio"
 	"github.com/uringd/uringd/netio/internal/http1"
 	"github.com/uringd/uringd/ring"
 )
@@ -30,7 +31,7 @@ type Config struct {
 	// FileIO picks where file IO runs in the uring engine: "uring" (default: in the loop's
 	// own ring) or "threadpool" (Threads OS threads doing pread, completions back in the loop).
 	FileIO  string
-	Threads int // threadpool workers; default 32
+	Threads int // threadpool OS threads, shared by the loops; default 32
 
 	MaxHeaderBytes    int           // default 8 KiB: larger header blocks get 431
 	MaxTargetBytes    int           // default 4 KiB: longer request targets get 414
@@ -47,6 +48,12 @@ type Config struct {
 
 	OpenFileCache    int           // open files kept per loop (fd + stat); default 1024, negative disables
 	OpenFileCacheTTL time.Duration // how long an entry is trusted before it is opened again; default 1s
+
+	// KeepGOMAXPROCS stops Serve from raising GOMAXPROCS to at least Loops+2 while it runs.
+	// Each loop's OS thread spends its time blocked in io_uring_enter; with no spare P the
+	// runtime's monitor takes the loops' Ps back every 20µs and wakes as often, which costs
+	// several percent of the CPU under load. Spare Ps let it leave them alone.
+	KeepGOMAXPROCS bool
 
 	// AccessLog receives one entry per response; nil disables access logging.
 	AccessLog AccessLogger
@@ -134,6 +141,9 @@ type Server struct {
 	stopAt   atomic.Int64 // unix nanos: force-close deadline after shutdown began
 
 	std *stdServer
+
+	fileEng fileio.Engine // --file-io threadpool: the fileio engine and the root it opens beneath
+	fileDir *fileio.Dir
 }
 
 // NewServer validates cfg, opens the root and the listeners, and for the uring engine
@@ -177,6 +187,15 @@ func NewServer(cfg Config) (*Server, error) {
 	s.rootFd, err = unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("netio: open root %s: %w", cfg.Root, err)
+	}
+	if cfg.FileIO == "threadpool" {
+		if s.fileDir, err = fileio.OpenDir(cfg.Root); err == nil {
+			s.fileEng, err = fileio.New("threadpool", fileio.Options{Workers: cfg.Threads})
+		}
+		if err != nil {
+			s.closeFds()
+			return nil, fmt.Errorf("netio: file IO thread pool: %w", err)
+		}
 	}
 	if err := s.listen(); err != nil {
 		s.closeFds()
@@ -290,6 +309,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.std != nil {
 		return s.std.serve(ctx)
 	}
+	if want := s.cfg.Loops + 2; !s.cfg.KeepGOMAXPROCS && runtime.GOMAXPROCS(0) < want {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(want))
+	}
 	loops := make([]*loop, s.cfg.Loops)
 	for i := range loops {
 		lfd := s.lfds[0]
@@ -342,6 +364,14 @@ func (s *Server) closeFds() {
 	}
 	if s.root != nil {
 		s.root.Close()
+	}
+	if s.fileEng != nil {
+		s.fileEng.Close()
+		s.fileEng = nil
+	}
+	if s.fileDir != nil {
+		s.fileDir.Close()
+		s.fileDir = nil
 	}
 }
 

@@ -26,7 +26,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "loops", Usage: "event loops, one ring and OS thread each (default: CPUs)"},
 			&cli.StringFlag{Name: "net", Value: "uring", Usage: "network engine: uring, or std (Go's net package, where io_uring is unavailable)"},
 			&cli.StringFlag{Name: "file-io", Value: "uring", Usage: "file IO: uring (in the loop's ring) or threadpool"},
-			&cli.IntFlag{Name: "threads", Value: 32, Usage: "threadpool workers per loop (--file-io threadpool)"},
+			&cli.IntFlag{Name: "threads", Value: 32, Usage: "OS threads of the file IO thread pool (--file-io threadpool), shared by the loops"},
 			&cli.IntFlag{Name: "max-header-bytes", Value: 8 << 10, Usage: "largest request header block (431 above)"},
 			&cli.DurationFlag{Name: "read-header-timeout", Value: netioDefault("read-header-timeout"), Usage: "time allowed for a request head"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: netioDefault("idle-timeout"), Usage: "keep-alive idle time"},
