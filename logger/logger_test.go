@@ -79,7 +79,19 @@ func TestWriterIdle(t *testing.T) {
 			ls = append(ls, l)
 		}
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Let each logger write its one record (the flush interval is 1ms; a loaded machine
+	// may take longer), then measure the idle period.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		flushed := 0
+		for _, l := range ls {
+			if l.Stats().Batches == 1 {
+				flushed++
+			}
+		}
+		if flushed == len(ls) {
+			break
+		}
+	}
 	var before []Stats
 	for _, l := range ls {
 		before = append(before, l.Stats())
