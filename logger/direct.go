@@ -86,7 +86,7 @@ func (s *directSink) reportDrops() {
 	}
 	n := s.unreported
 	s.unreported = 0
-	b := s.enc.header(s.scratch[:0], s.clock.now(), LevelWarn, "logger dropped records")
+	b := s.enc.header(s.scratch[:0], s.clock.read(), LevelWarn, "logger dropped records")
 	b = s.enc.field(b, "", Uint64("dropped", n))
 	s.scratch = s.enc.end(b)
 	s.write(s.scratch, 0, n)

@@ -26,14 +26,18 @@
 //	{"time":"2024-05-06T07:08:09.012345678Z","level":"INFO","msg":"listening","addr":":8080","workers":4}
 //	time=2024-05-06T07:08:09.012345678Z level=INFO msg=listening addr=:8080 workers=4
 //
-// Timestamps are RFC 3339 in UTC with nine digits of nanoseconds.
+// Timestamps are RFC 3339 in UTC with nine digits of nanoseconds. Each Logger formats the
+// date and time once per second and adds the time elapsed since to every record (clock.go):
+// one read of the processor's time-stamp counter on amd64 machines whose kernel keeps time
+// with it, one read of Go's monotonic clock elsewhere.
 //
 // # Design
 //
-// A record goes through three parts, each behind a small interface chosen once, at New:
+// A record goes through three parts, each chosen once, at New:
 //
-//   - encoder (encoder.go): bytes from fields. The caller encodes into a buffer from a
-//     per-Logger sync.Pool; fields reach the encoder one at a time by value.
+//   - encoder (encoder.go): bytes from fields, JSON or logfmt. It is a small value whose
+//     methods branch on the format rather than an interface, so the compiler can inline
+//     them and see that the caller's fields do not escape; fields reach it one at a time.
 //   - sink (logger.go): where encoded records go. For EngineUring and EngineThread it is
 //     the queue plus the writer goroutine (writer.go); for EngineSync it is a write(2) in
 //     the caller under a mutex (direct.go), the baseline.
@@ -41,24 +45,33 @@
 //     IORING_OP_WRITE through a ring, or write(2) on a goroutine locked to its OS thread.
 //
 // The queue (queue.go) is a bounded multi-producer, single-consumer pool of QueueSize batch
-// buffers of BufferSize bytes under one mutex. A caller copies its record into the buffer
-// being filled (no syscall); when a record does not fit, the buffer is sealed and the writer
-// woken. The writer is otherwise woken only when the first record lands in an empty buffer
-// while it sleeps, and writes a partly filled buffer after FlushInterval, so it neither
-// spins nor wakes per record. When every buffer is sealed or being written the queue is
-// full: PolicyBlock makes the caller wait (honouring the context of Log and slog's Handle),
-// PolicyDrop drops and counts the record, and once space returns the writer adds a record
+// buffers of BufferSize bytes under one mutex. A typed logging call (Info, Log, …) encodes
+// its record straight into the buffer being filled, under that mutex, when the mutex is
+// free and no field runs code of the caller's (Err, Stringer and Any do): the bytes are
+// written once, with no syscall, and the record is known in advance to fit. Otherwise —
+// another caller holds the mutex, such a field, a slog record — the caller encodes into a
+// pooled buffer outside the lock and the queue copies it in. When a record does not fit,
+// the buffer is sealed and the writer woken. The writer is otherwise woken only when the
+// first record lands in an empty buffer while it sleeps, and writes a partly filled buffer
+// after FlushInterval, so it neither spins nor wakes per record. When every buffer is
+// sealed or being written the queue is full: PolicyBlock makes the caller wait (honouring
+// the context of Log and slog's Handle), PolicyDrop drops and counts the record, and once
+// space returns the writer adds a record
 // {"level":"WARN","msg":"logger dropped records","dropped":N} so the file itself says what
 // is missing. Records lost to write errors are reported the same way once writes succeed.
 //
 // The writer submits all sealed buffers at once. With EngineUring they are in flight
 // together, each at its own file offset, and the writer waits for completions on an
-// eventfd in Go's netpoller, parked like a goroutine reading a socket.
+// eventfd in Go's netpoller, parked like a goroutine reading a socket. With FsyncBatch it
+// queues an IORING_OP_FSYNC after the batches that finished and goes on writing while the
+// kernel syncs, rather than waiting for the disk between batches.
 //
 // # Who owns which buffer
 //
-//   - A caller's encoding buffer is its own from sync.Pool.Get until Put at the end of the
-//     call; the queue copies the bytes and never keeps the caller's slice.
+//   - On the fast path a caller appends to the filling batch buffer while it holds the
+//     queue's mutex, and to nothing else. Otherwise its encoding buffer is its own from
+//     sync.Pool.Get until Put at the end of the call; the queue copies the bytes and never
+//     keeps the caller's slice.
 //   - Batch buffers are allocated on the heap by the queue, once. A batch is owned by the
 //     queue while free, filling or sealed, then by the writer and its engine from take until
 //     its completion is reaped, then returned to the queue. Producers never touch a sealed

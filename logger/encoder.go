@@ -10,39 +10,129 @@ import (
 )
 
 // An encoder turns one record into bytes: the caller appends a header, then fields, then the
-// end, each call extending dst. Encoders hold no state, so one value serves every goroutine,
-// and they keep nothing they are given. The JSON and logfmt encoders implement it; the Logger
-// picks one at New.
+// end, each call extending dst (record does all three). An encoder holds only its format,
+// chosen once at New, so one value serves every goroutine, and it keeps nothing it is given.
 //
-// Fields are passed by value, never as a slice, so the caller's variadic ...Field array does
-// not escape through the interface call and stays on the caller's stack.
-type encoder interface {
-	// header begins a record with the time, level and message.
-	header(dst []byte, ts stamp, level Level, msg string) []byte
-	// begin begins a record with no built-in fields (used by the slog adapter when the time
-	// is zero or ReplaceAttr rewrites the built-ins; they then follow as ordinary fields).
-	begin(dst []byte) []byte
-	// field appends one field. keyPrefix qualifies the key with its enclosing groups
-	// ("a.b."): logfmt writes it, JSON ignores it because its groups are nested objects.
-	field(dst []byte, keyPrefix string, f Field) []byte
-	// openGroup starts a group named name; closeGroup ends the innermost open group.
-	openGroup(dst []byte, keyPrefix, name string) []byte
-	closeGroup(dst []byte) []byte
-	// sep appends the separator due before a field, for splicing in pre-encoded fields that
-	// were encoded without a leading separator.
-	sep(dst []byte) []byte
-	// end finishes the record, including the newline.
-	end(dst []byte) []byte
-	// nested reports whether groups are nested objects (JSON) rather than key prefixes.
-	nested() bool
-}
+// It is a value type whose methods pick the JSON or logfmt implementation (jsonEncoder,
+// logfmtEncoder) with one branch that is always predicted right, not an interface: an
+// interface call hides the callee from the compiler, which then can neither inline it nor
+// prove that the caller's variadic ...Field array stays on the caller's stack. Fields are
+// passed one at a time by value for the same reason.
+type encoder struct{ logfmt bool }
 
 // newEncoder returns the encoder for f (already validated).
-func newEncoder(f Format) encoder {
-	if f == FormatLogfmt {
-		return logfmtEncoder{}
+func newEncoder(f Format) encoder { return encoder{logfmt: f == FormatLogfmt} }
+
+// header begins a record with the time, level and message.
+func (e encoder) header(dst []byte, t instant, level Level, msg string) []byte {
+	if e.logfmt {
+		return logfmtEncoder{}.header(dst, t, level, msg)
 	}
-	return jsonEncoder{}
+	return jsonEncoder{}.header(dst, t, level, msg)
+}
+
+// begin begins a record with no built-in fields (used by the slog adapter when the time is
+// zero or ReplaceAttr rewrites the built-ins; they then follow as ordinary fields).
+func (e encoder) begin(dst []byte) []byte {
+	if e.logfmt {
+		return dst
+	}
+	return append(dst, '{')
+}
+
+// field appends one field. keyPrefix qualifies the key with its enclosing groups ("a.b."):
+// logfmt writes it, JSON ignores it because its groups are nested objects.
+func (e encoder) field(dst []byte, keyPrefix string, f Field) []byte {
+	if e.logfmt {
+		return logfmtEncoder{}.field(dst, keyPrefix, &f)
+	}
+	return jsonEncoder{}.field(dst, &f)
+}
+
+// openGroup starts a group named name; closeGroup ends the innermost open group.
+func (e encoder) openGroup(dst []byte, name string) []byte {
+	if e.logfmt {
+		return dst
+	}
+	return jsonEncoder{}.openGroup(dst, name)
+}
+
+func (e encoder) closeGroup(dst []byte) []byte {
+	if e.logfmt {
+		return dst
+	}
+	return append(dst, '}')
+}
+
+// sep appends the separator due before a field, for splicing in pre-encoded fields that were
+// encoded without a leading separator.
+func (e encoder) sep(dst []byte) []byte {
+	if e.logfmt {
+		return logfmtEncoder{}.sep(dst)
+	}
+	return jsonEncoder{}.sep(dst)
+}
+
+// end finishes the record, including the newline.
+func (e encoder) end(dst []byte) []byte {
+	if e.logfmt {
+		return append(dst, '\n')
+	}
+	return append(dst, '}', '\n')
+}
+
+// nested reports whether groups are nested objects (JSON) rather than key prefixes.
+func (e encoder) nested() bool { return !e.logfmt }
+
+// record appends a whole record of the typed API: header, the fields added by With
+// (prefix, already encoded without a leading separator), fields, end.
+func (e encoder) record(dst []byte, t instant, level Level, msg string, prefix []byte, fields []Field) []byte {
+	dst = e.header(dst, t, level, msg)
+	if len(prefix) > 0 {
+		dst = e.sep(dst)
+		dst = append(dst, prefix...)
+	}
+	if e.logfmt {
+		for i := range fields {
+			dst = logfmtEncoder{}.field(dst, "", &fields[i])
+		}
+	} else {
+		// Every field follows the header: no need to look back for the separator.
+		for i := range fields {
+			if f := &fields[i]; f.kind != kindSkip {
+				dst = append(dst, ',')
+				dst = jsonEncoder{}.member(dst, f)
+			}
+		}
+	}
+	return e.end(dst)
+}
+
+// Bounds for recordBound. A string grows at most sixfold when escaped (a control byte or an
+// invalid UTF-8 byte becomes a six-byte escape such as \u001f); every other value is at most
+// maxValueLen bytes, quotes included (the longest are durations and times).
+const (
+	maxHeaderLen = 128 // the time, level and message punctuation, a non-standard level name
+	maxFieldLen  = 8   // a field's punctuation: separator, quotes around key and value, '='
+	maxValueLen  = 48
+)
+
+// recordBound returns a number of bytes that record's output cannot exceed for these
+// arguments, in either format, or -1 if a field may run code of the caller's while it is
+// encoded (Err, Stringer, Any: an Error or String method, or a MarshalJSON). The queue
+// encodes a record straight into its batch buffer only when it knows beforehand that the
+// record fits and that encoding cannot call back into the logger or block.
+func recordBound(msg string, prefix []byte, fields []Field) int {
+	n := maxHeaderLen + 6*len(msg) + len(prefix) + 1
+	for i := range fields {
+		f := &fields[i]
+		switch f.kind {
+		case kindError, kindStringer, kindAny:
+			return -1
+		}
+		n += maxFieldLen + 6*(len(f.Key)+len(f.str)) + maxValueLen
+	}
+	return n
 }
 
 // levelString names l without allocating for the four standard levels.
@@ -61,8 +151,9 @@ func levelString(l Level) string {
 }
 
 // safeASCII[c] is true for bytes a JSON string may hold unescaped: printable ASCII except
-// '"' and '\\'. It doubles as "needs no quoting" for logfmt, minus ' ' and '='.
-var safeASCII = func() (t [utf8.RuneSelf]bool) {
+// '"' and '\\'. It doubles as "needs no quoting" for logfmt, minus ' ' and '='. It has 256
+// entries (false from 0x80 on) so that indexing it with any byte needs no bounds check.
+var safeASCII = func() (t [256]bool) {
 	for c := 0x20; c < 0x7f; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
@@ -73,15 +164,20 @@ const hexDigits = "0123456789abcdef"
 
 // appendEscaped appends s with JSON string escaping, without the quotes. Invalid UTF-8 bytes
 // become \ufffd; U+2028 and U+2029 are escaped so the output is also valid JavaScript.
+//
+// It is small enough to be inlined: most keys and values are plain printable ASCII and are
+// appended as they are; the first byte that needs care hands over to appendEscapedFrom.
 func appendEscaped(dst []byte, s string) []byte {
-	// Fast path: most keys and values are plain printable ASCII.
-	i := 0
-	for i < len(s) && safeASCII[s[i]&0x7f] && s[i] < utf8.RuneSelf {
-		i++
+	for i := range len(s) {
+		if !safeASCII[s[i]] {
+			return appendEscapedFrom(dst, s, i)
+		}
 	}
-	if i == len(s) {
-		return append(dst, s...)
-	}
+	return append(dst, s...)
+}
+
+// appendEscapedFrom is appendEscaped for an s whose bytes before i need no escaping.
+func appendEscapedFrom(dst []byte, s string, i int) []byte {
 	start := 0
 	for i < len(s) {
 		c := s[i]
@@ -173,14 +269,23 @@ func appendFloat(dst []byte, f float64, quoteSpecial bool) []byte {
 // jsonEncoder writes one JSON object per line.
 type jsonEncoder struct{}
 
-func (jsonEncoder) begin(dst []byte) []byte { return append(dst, '{') }
-
-func (jsonEncoder) header(dst []byte, ts stamp, level Level, msg string) []byte {
+func (jsonEncoder) header(dst []byte, t instant, level Level, msg string) []byte {
 	dst = append(dst, `{"time":"`...)
-	dst = append(dst, ts[:]...)
-	dst = append(dst, `","level":"`...)
-	dst = append(dst, levelString(level)...) // level names never need escaping
-	dst = append(dst, `","msg":`...)
+	dst = t.appendTo(dst)
+	switch level { // one append of a constant for the standard levels
+	case LevelDebug:
+		dst = append(dst, `","level":"DEBUG","msg":`...)
+	case LevelInfo:
+		dst = append(dst, `","level":"INFO","msg":`...)
+	case LevelWarn:
+		dst = append(dst, `","level":"WARN","msg":`...)
+	case LevelError:
+		dst = append(dst, `","level":"ERROR","msg":`...)
+	default:
+		dst = append(dst, `","level":"`...)
+		dst = append(dst, level.String()...) // level names never need escaping
+		dst = append(dst, `","msg":`...)
+	}
 	return appendQuoted(dst, msg)
 }
 
@@ -193,15 +298,21 @@ func (jsonEncoder) sep(dst []byte) []byte {
 	return append(dst, ',')
 }
 
-func (jsonEncoder) field(dst []byte, _ string, f Field) []byte {
+// field appends f, preceded by ',' unless it is the first member of an object. f is a
+// pointer only to save copying 64 bytes; it is read, never kept.
+func (e jsonEncoder) field(dst []byte, f *Field) []byte {
 	if f.kind == kindSkip {
 		return dst
 	}
 	if n := len(dst); n > 0 && dst[n-1] != '{' {
-		dst = append(dst, ',', '"')
-	} else {
-		dst = append(dst, '"')
+		dst = append(dst, ',')
 	}
+	return e.member(dst, f)
+}
+
+// member appends f as "key":value, without a separator. f.kind is not kindSkip.
+func (jsonEncoder) member(dst []byte, f *Field) []byte {
+	dst = append(dst, '"')
 	dst = appendEscaped(dst, f.Key)
 	dst = append(dst, '"', ':')
 	switch f.kind {
@@ -210,9 +321,9 @@ func (jsonEncoder) field(dst []byte, _ string, f Field) []byte {
 		dst = appendEscaped(dst, f.str)
 		return append(dst, '"')
 	case kindInt64:
-		return strconv.AppendInt(dst, int64(f.num), 10)
+		return appendInt(dst, int64(f.num))
 	case kindUint64:
-		return strconv.AppendUint(dst, f.num, 10)
+		return appendUint(dst, f.num)
 	case kindFloat64:
 		return appendFloat(dst, math.Float64frombits(f.num), true)
 	case kindBool:
@@ -267,31 +378,34 @@ func safeError(e error) (str string) {
 	return e.Error()
 }
 
-func (e jsonEncoder) openGroup(dst []byte, _, name string) []byte {
+func (e jsonEncoder) openGroup(dst []byte, name string) []byte {
 	dst = e.sep(dst)
 	dst = appendQuoted(dst, name)
 	return append(dst, ':', '{')
 }
-
-func (jsonEncoder) closeGroup(dst []byte) []byte { return append(dst, '}') }
-
-func (jsonEncoder) end(dst []byte) []byte { return append(dst, '}', '\n') }
-
-func (jsonEncoder) nested() bool { return true }
 
 // logfmtEncoder writes key=value pairs separated by spaces, one record per line. Values (and
 // keys) that are empty or hold spaces, '=', '"', control or non-ASCII characters are quoted
 // with JSON string escaping. Groups qualify keys: a.b.key=value.
 type logfmtEncoder struct{}
 
-func (logfmtEncoder) begin(dst []byte) []byte { return dst }
-
-func (logfmtEncoder) header(dst []byte, ts stamp, level Level, msg string) []byte {
+func (logfmtEncoder) header(dst []byte, t instant, level Level, msg string) []byte {
 	dst = append(dst, "time="...)
-	dst = append(dst, ts[:]...)
-	dst = append(dst, " level="...)
-	dst = append(dst, levelString(level)...) // level names never need quoting
-	dst = append(dst, " msg="...)
+	dst = t.appendTo(dst)
+	switch level {
+	case LevelDebug:
+		dst = append(dst, " level=DEBUG msg="...)
+	case LevelInfo:
+		dst = append(dst, " level=INFO msg="...)
+	case LevelWarn:
+		dst = append(dst, " level=WARN msg="...)
+	case LevelError:
+		dst = append(dst, " level=ERROR msg="...)
+	default:
+		dst = append(dst, " level="...)
+		dst = append(dst, level.String()...) // level names never need quoting
+		dst = append(dst, " msg="...)
+	}
 	return appendLogfmtString(dst, msg)
 }
 
@@ -321,7 +435,7 @@ func appendLogfmtString(dst []byte, s string) []byte {
 	return appendQuoted(dst, s)
 }
 
-func (e logfmtEncoder) field(dst []byte, keyPrefix string, f Field) []byte {
+func (e logfmtEncoder) field(dst []byte, keyPrefix string, f *Field) []byte {
 	if f.kind == kindSkip {
 		return dst
 	}
@@ -342,9 +456,9 @@ func (e logfmtEncoder) field(dst []byte, keyPrefix string, f Field) []byte {
 	case kindString, kindBytes:
 		return appendLogfmtString(dst, f.str)
 	case kindInt64:
-		return strconv.AppendInt(dst, int64(f.num), 10)
+		return appendInt(dst, int64(f.num))
 	case kindUint64:
-		return strconv.AppendUint(dst, f.num, 10)
+		return appendUint(dst, f.num)
 	case kindFloat64:
 		return appendFloat(dst, math.Float64frombits(f.num), false)
 	case kindBool:
@@ -371,11 +485,3 @@ func (e logfmtEncoder) field(dst []byte, keyPrefix string, f Field) []byte {
 		return appendLogfmtString(dst, fmt.Sprint(f.iface))
 	}
 }
-
-func (logfmtEncoder) openGroup(dst []byte, _, _ string) []byte { return dst }
-
-func (logfmtEncoder) closeGroup(dst []byte) []byte { return dst }
-
-func (logfmtEncoder) end(dst []byte) []byte { return append(dst, '\n') }
-
-func (logfmtEncoder) nested() bool { return false }

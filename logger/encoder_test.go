@@ -42,11 +42,7 @@ func wantText(s string) string { return string([]rune(s)) }
 
 func encodeRecord(enc encoder, msg string, fields ...Field) []byte {
 	var c clock
-	b := enc.header(nil, c.now(), LevelInfo, msg)
-	for _, f := range fields {
-		b = enc.field(b, "", f)
-	}
-	return enc.end(b)
+	return enc.record(nil, c.read(), LevelInfo, msg, nil, fields)
 }
 
 // TestJSONEscaping encodes tricky and random strings as keys, values and messages, and checks
@@ -58,7 +54,7 @@ func TestJSONEscaping(t *testing.T) {
 		strs = append(strs, randomString(r))
 	}
 	for _, s := range strs {
-		line := encodeRecord(jsonEncoder{}, s, String("k", s), String(s+"_key", "v"), Bytes("b", []byte(s)), Err(errors.New(s)))
+		line := encodeRecord(newEncoder(FormatJSON), s, String("k", s), String(s+"_key", "v"), Bytes("b", []byte(s)), Err(errors.New(s)))
 		var m map[string]any
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("invalid JSON for %q: %v\n%s", s, err, line)
@@ -79,7 +75,7 @@ func TestJSONEscaping(t *testing.T) {
 // TestJSONValues checks every field kind against encoding/json.
 func TestJSONValues(t *testing.T) {
 	at := time.Date(2024, 2, 29, 23, 59, 58, 123456789, time.FixedZone("X", 3600))
-	line := encodeRecord(jsonEncoder{}, "m",
+	line := encodeRecord(newEncoder(FormatJSON), "m",
 		String("s", "x"), Int("i", math.MinInt64), Int64("i64", math.MaxInt64), Uint("u", math.MaxUint),
 		Uint64("u64", math.MaxUint64), Float64("f", 0.1), Float64("big", 1e21), Float64("tiny", 1e-7),
 		Float64("nan", math.NaN()), Float64("inf", math.Inf(1)), Float64("ninf", math.Inf(-1)),
@@ -184,7 +180,7 @@ func TestLogfmt(t *testing.T) {
 		strs = append(strs, randomString(r))
 	}
 	for _, s := range strs {
-		line := encodeRecord(logfmtEncoder{}, s, String("k", s), String("x"+s, "v"), Int("n", -5), Duration("d", time.Microsecond))
+		line := encodeRecord(newEncoder(FormatLogfmt), s, String("k", s), String("x"+s, "v"), Int("n", -5), Duration("d", time.Microsecond))
 		if line[len(line)-1] != '\n' || strings.Count(string(line), "\n") != 1 {
 			t.Fatalf("record for %q is not one line: %q", s, line)
 		}
@@ -260,7 +256,7 @@ func FuzzJSON(f *testing.F) {
 		f.Add(s, s)
 	}
 	f.Fuzz(func(t *testing.T, msg, val string) {
-		line := encodeRecord(jsonEncoder{}, msg, String(val, val))
+		line := encodeRecord(newEncoder(FormatJSON), msg, String(val, val))
 		var m map[string]any
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("invalid JSON: %v\n%q", err, line)

@@ -27,8 +27,17 @@ type engine interface {
 	// reap appends finished batches to done. If none has finished and some are in flight it
 	// waits for at least one.
 	reap(done []*batch) []*batch
-	// fsync makes the data of all finished writes durable (fdatasync).
+	// fsync makes the data of all finished writes durable (fdatasync). It first waits for
+	// an fsync started by startFsync, if one is in flight.
 	fsync() error
+	// startFsync starts an fdatasync of all finished writes and, where the engine can,
+	// returns at once (started true): the fdatasync then counts in inflight, reap returns
+	// when it finishes, and fsyncResult tells how it went. An engine that cannot returns
+	// after the fdatasync with its error (started false). At most one is in flight.
+	startFsync() (started bool, err error)
+	// fsyncResult reports whether the fdatasync started by startFsync has finished, and its
+	// error; it reports each finished one once.
+	fsyncResult() (done bool, err error)
 	// close releases the engine's resources; nothing is in flight.
 	close() error
 }
@@ -69,5 +78,10 @@ func (e *threadEngine) reap(done []*batch) []*batch {
 }
 
 func (e *threadEngine) fsync() error { return fdatasync(e.fd, e.path) }
+
+// startFsync runs the fdatasync: this engine has only its one thread.
+func (e *threadEngine) startFsync() (bool, error) { return false, e.fsync() }
+
+func (e *threadEngine) fsyncResult() (bool, error) { return false, nil }
 
 func (e *threadEngine) close() error { return nil }

@@ -56,8 +56,10 @@ type uringEngine struct {
 	cqes     []*ring.CQE
 	results  []result
 
-	fsyncPending bool
-	fsyncRes     int32
+	fsyncPending bool  // an fsync is in flight
+	fsyncRes     int32 // the result of the last one
+	fsyncAsync   bool  // the one in flight (or just finished) was started by startFsync
+	fsyncDone    bool  // ... and it has finished, its result not yet collected
 }
 
 // slot is one operation in flight. The batch pointer is what keeps the buffer the kernel is
@@ -106,7 +108,13 @@ func (e *uringEngine) attach(fd int, size int64, positional bool, path string) {
 	e.holes = e.holes[:0]
 }
 
-func (e *uringEngine) inflight() int { return e.inFlight + len(e.done) }
+func (e *uringEngine) inflight() int {
+	n := e.inFlight + len(e.done)
+	if e.fsyncAsync && (e.fsyncPending || e.fsyncDone) {
+		n++
+	}
+	return n
+}
 
 func (e *uringEngine) submit(b *batch) {
 	e.inFlight++
@@ -186,6 +194,7 @@ func (e *uringEngine) failQueued(err error) {
 		if s.fsync {
 			e.fsyncPending = false
 			e.fsyncRes = -int32(syscall.EIO)
+			e.fsyncDone = e.fsyncAsync
 		} else if !s.filler {
 			s.b.err = err
 			e.finish(s.b)
@@ -249,6 +258,7 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 	if s.fsync {
 		e.fsyncPending = false
 		e.fsyncRes = res
+		e.fsyncDone = e.fsyncAsync
 		return
 	}
 	b := s.b
@@ -308,7 +318,7 @@ func (e *uringEngine) fillersInFlight() bool {
 func (e *uringEngine) reap(done []*batch) []*batch {
 	e.flush()
 	e.process()
-	for len(e.done) == 0 && e.inFlight > 0 {
+	for len(e.done) == 0 && (e.inFlight > 0 || e.fsyncAsync && e.fsyncPending) {
 		e.wait()
 	}
 	if e.inFlight == 0 && len(e.holes) > 0 {
@@ -344,15 +354,53 @@ func (e *uringEngine) fixHoles() {
 }
 
 func (e *uringEngine) fsync() error {
+	if e.fsyncAsync {
+		for e.fsyncPending {
+			e.wait()
+		}
+		e.fsyncAsync, e.fsyncDone = false, false
+	}
+	e.prepFsync()
+	for e.fsyncPending {
+		e.wait()
+	}
+	return e.fsyncErr()
+}
+
+// startFsync queues an IORING_OP_FSYNC (submitted with the next writes or wait) and returns:
+// the writer goes on taking and submitting batches while the kernel syncs. The fdatasync
+// covers the writes that finished before it; writes in flight may or may not be included,
+// and the writer starts another fsync once they finish.
+func (e *uringEngine) startFsync() (bool, error) {
+	if e.fsyncPending {
+		return true, nil // one at a time (the writer never asks twice)
+	}
+	e.fsyncAsync, e.fsyncDone = true, false
+	e.prepFsync()
+	e.flush()
+	return true, nil
+}
+
+func (e *uringEngine) fsyncResult() (bool, error) {
+	if !e.fsyncAsync || !e.fsyncDone {
+		return false, nil
+	}
+	e.fsyncAsync, e.fsyncDone = false, false
+	return true, e.fsyncErr()
+}
+
+// prepFsync queues an fdatasync of the file.
+func (e *uringEngine) prepFsync() {
 	i := e.alloc()
 	e.slots[i] = slot{fsync: true, used: true}
 	sqe := e.sqe()
 	sqe.PrepFsync(e.fd, ring.FsyncDatasync)
 	sqe.UserData = uint64(i)
 	e.fsyncPending = true
-	for e.fsyncPending {
-		e.wait()
-	}
+}
+
+// fsyncErr is the error of the last fsync's result.
+func (e *uringEngine) fsyncErr() error {
 	switch res := e.fsyncRes; {
 	case res >= 0, res == -int32(syscall.EINVAL), res == -int32(syscall.EROFS):
 		return nil

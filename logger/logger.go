@@ -38,7 +38,9 @@ type core struct {
 	engine Engine
 	enc    encoder
 	sink   sink
-	errs   *errorSink
+	// q is the async sink's queue (nil for EngineSync), for the fast path of log.
+	q    *queue
+	errs *errorSink
 	// bufs holds *encBuf: each call encodes into one from here, then the sink copies the
 	// bytes (and the buffer goes back), so callers never share an encoding buffer.
 	bufs sync.Pool
@@ -76,6 +78,7 @@ func New(opts Options) (*Logger, error) {
 		return nil, err
 	}
 	c := &core{enc: newEncoder(o.Format)}
+	c.clock.tsc = tscReliable()
 	c.bufs.New = func() any { return &encBuf{b: make([]byte, 0, 1024)} }
 	c.level.Store(int64(o.Level))
 	ctr := new(counters)
@@ -115,7 +118,7 @@ func New(opts Options) (*Logger, error) {
 		eng.attach(out.fd, out.size, out.regular, out.path)
 		s := newAsyncSink(&o, c.enc, &c.clock, eng, out, ctr, c.errs)
 		s.start()
-		c.sink = s
+		c.sink, c.q = s, s.q
 	}
 	return l, nil
 }
@@ -176,21 +179,22 @@ func (l *Logger) Log(ctx context.Context, level Level, msg string, fields ...Fie
 	return l.log(ctx, level, msg, fields)
 }
 
-// log encodes the record into a pooled buffer and hands it to the sink. fields does not
-// escape: it is only read here, one Field at a time by value, so callers' variadic arrays
-// stay on their stacks.
+// log encodes the record and hands it to the sink. fields does not escape: it is only read
+// here and by the concrete functions it is passed to, one Field at a time by value, so
+// callers' variadic arrays stay on their stacks.
+//
+// The fast path (EngineUring and EngineThread) encodes straight into the queue's filling
+// batch buffer under the queue's lock, when the lock is free and the record cannot call
+// code of the caller's (see queue.tryAppend): one copy of the bytes, no pooled buffer.
+// Otherwise the record is encoded into a pooled buffer outside any lock and the sink copies
+// it.
 func (l *Logger) log(ctx context.Context, level Level, msg string, fields []Field) error {
 	c := l.core
+	if c.q != nil && c.q.tryAppend(level, msg, l.prefix, fields) {
+		return nil
+	}
 	e := c.getBuf()
-	b := c.enc.header(e.b[:0], c.clock.now(), level, msg)
-	if len(l.prefix) > 0 {
-		b = c.enc.sep(b)
-		b = append(b, l.prefix...)
-	}
-	for i := range fields {
-		b = c.enc.field(b, "", fields[i])
-	}
-	b = c.enc.end(b)
+	b := c.enc.record(e.b[:0], c.clock.read(), level, msg, l.prefix, fields)
 	err := c.sink.put(ctx, b)
 	e.b = b
 	c.putBuf(e)

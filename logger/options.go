@@ -67,7 +67,9 @@ const (
 	// and on Sync and Close.
 	FsyncInterval FsyncPolicy = "interval"
 	// FsyncBatch syncs after every batch written (every record with EngineSync), and on Sync
-	// and Close.
+	// and Close. With EngineUring the writer does not wait for it: the fdatasync runs in the
+	// kernel while the writer goes on submitting the next batches, and batches that finish
+	// meanwhile are covered by the next one. With EngineThread the writer's thread waits.
 	FsyncBatch FsyncPolicy = "batch"
 )
 

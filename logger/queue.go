@@ -188,6 +188,52 @@ func (q *queue) put(ctx context.Context, rec []byte) error {
 	}
 }
 
+// tryAppend is the fast path of a logging call: it encodes the record straight into the
+// filling buffer under mu, so the bytes are written once, where the writer will find them.
+// It reports false, having done nothing, whenever the ordinary path (encode into a pooled
+// buffer, then put) must decide instead: mu is held by someone else (so under contention
+// callers still encode in parallel, outside the lock), a field may run the caller's code
+// (an Error or String method could log to this Logger, or block, while mu is held), the
+// record could be too large for a buffer, the queue is full or closed.
+//
+// The clock is read before mu is taken, so the critical section is the encoding and the
+// bookkeeping. recordBound guarantees the record fits in the room checked beforehand, so
+// append never reallocates the batch buffer.
+func (q *queue) tryAppend(level Level, msg string, prefix []byte, fields []Field) bool {
+	need := recordBound(msg, prefix, fields)
+	if need < 0 || need > q.size {
+		return false
+	}
+	t := q.clock.read()
+	if !q.mu.TryLock() {
+		return false
+	}
+	f := q.fill
+	if f != nil && q.size-len(f.buf) < need && len(f.buf) > 0 {
+		q.sealFill()
+		q.signal()
+		f = q.fill
+	}
+	if f == nil || q.closed || q.size-len(f.buf) < need {
+		q.mu.Unlock()
+		return false
+	}
+	wasEmpty := len(f.buf) == 0
+	f.buf = q.enc.record(f.buf, t, level, msg, prefix, fields)
+	f.records++
+	q.accepted++
+	q.pending++
+	if q.pending > q.highWater {
+		q.highWater = q.pending
+	}
+	if wasEmpty && q.idle {
+		q.idle = false
+		q.signal()
+	}
+	q.mu.Unlock()
+	return true
+}
+
 // take appends the sealed buffers, oldest first, to dst. With flush it first seals the
 // filling buffer if it holds anything, so everything accepted so far is taken.
 func (q *queue) take(dst []*batch, flush bool) []*batch {
@@ -242,7 +288,7 @@ func (q *queue) report(final bool) {
 	if f == nil || f.nmarks == len(f.marks) || len(f.buf)+maxReportLen > cap(f.buf) {
 		return
 	}
-	f.buf = q.enc.header(f.buf, q.clock.now(), LevelWarn, "logger dropped records")
+	f.buf = q.enc.header(f.buf, q.clock.read(), LevelWarn, "logger dropped records")
 	f.buf = q.enc.field(f.buf, "", Uint64("dropped", q.unreported))
 	f.buf = q.enc.end(f.buf)
 	f.reports += q.unreported

@@ -102,7 +102,7 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 // openPending opens the groups named by WithGroup that are not open yet.
 func (h *handler) openPending(b []byte) []byte {
 	for _, g := range h.groups[h.opened:] {
-		b = h.core.enc.openGroup(b, "", g)
+		b = h.core.enc.openGroup(b, g)
 	}
 	return b
 }
@@ -118,7 +118,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		ts, ok = stampOf(r.Time.Unix(), int64(r.Time.Nanosecond()))
 	}
 	if ok {
-		b = enc.header(b, ts, r.Level, r.Message)
+		b = enc.header(b, stampInstant(&ts), r.Level, r.Message)
 		if h.addSource && r.PC != 0 {
 			b = h.appendSource(b, r.PC)
 		}
@@ -201,7 +201,7 @@ func (h *handler) appendSource(b []byte, pc uintptr) []byte {
 	if !enc.nested() {
 		return enc.field(b, "", String(slog.SourceKey, s.File+":"+strconv.Itoa(s.Line)))
 	}
-	b = enc.openGroup(b, "", slog.SourceKey)
+	b = enc.openGroup(b, slog.SourceKey)
 	b = enc.field(b, "", String("function", s.Function))
 	b = enc.field(b, "", String("file", s.File))
 	b = enc.field(b, "", Int("line", s.Line))
@@ -234,7 +234,7 @@ func (h *handler) appendAttr(b []byte, keyPrefix string, a slog.Attr, groups []s
 		return b
 	}
 	mark := len(b)
-	b = enc.openGroup(b, keyPrefix, a.Key)
+	b = enc.openGroup(b, a.Key)
 	inner := len(b)
 	childPrefix := keyPrefix
 	if !enc.nested() {

@@ -1,7 +1,7 @@
 package logger
 
 import (
-	"sync/atomic"
+	"math/bits"
 	"time"
 )
 
@@ -56,43 +56,67 @@ const digitPairs = "000102030405060708091011121314151617181920212223242526272829
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
 	"8081828384858687888990919293949596979899"
 
-// clock makes the timestamps of records. time.Now reads two clocks (wall and monotonic,
-// two vDSO calls, ~40 ns on a VM); within one second of wall time the clock instead adds the
-// monotonic time elapsed since a reading taken in that second (one vDSO call) and reuses that
-// second's formatted date and time, rewriting only the nine digits of nanoseconds. Each new
-// second takes a fresh time.Now, so a stepped wall clock is picked up within a second, and
-// allocates one small object (one allocation per second, not per record). Both clocks run
-// at the same NTP-adjusted rate, so the derived time matches time.Now.
-type clock struct{ cur atomic.Pointer[second] }
-
-// second is one second of wall time: a reading in it and its text. Immutable once stored.
-type second struct {
-	start time.Time // carries the monotonic reading
-	nsec  int64     // start's nanoseconds within its second
-	text  stamp
+// appendInt appends v in decimal, like strconv.AppendInt(dst, v, 10) but cheaper for the
+// numbers logs are full of: the digits are written two at a time straight into dst.
+func appendInt(dst []byte, v int64) []byte {
+	if v >= 0 {
+		return appendUint(dst, uint64(v))
+	}
+	dst = append(dst, '-')
+	return appendUint(dst, -uint64(v))
 }
 
-// now returns the current time as a stamp. (A wall clock set outside the years 0000–9999
-// would be written as 0000-01-01T00:00:00.000000000Z.)
-func (c *clock) now() stamp {
-	if s := c.cur.Load(); s != nil {
-		if ns := s.nsec + int64(time.Since(s.start)); ns < 1e9 {
-			ts := s.text
-			put9(ts[20:], ns)
-			return ts
-		}
+// appendUint appends v in decimal.
+func appendUint(dst []byte, v uint64) []byte {
+	if v < 10 {
+		return append(dst, byte('0'+v))
 	}
-	t := time.Now()
-	s := &second{start: t, nsec: int64(t.Nanosecond())}
-	if ts, ok := stampOf(t.Unix(), s.nsec); ok {
-		s.text = ts
+	n := decimalLen(v)
+	l := len(dst)
+	if cap(dst)-l < n {
+		dst = append(dst, make([]byte, n)...)[:l] // grow once, with append's growth policy
+	}
+	dst = dst[:l+n]
+	b := dst[l : l+n]
+	i := n
+	// Four digits at a time, each four as two independent pairs, so the chain of dependent
+	// divisions (multiplications, really) is a quarter as long as digit by digit.
+	for v >= 10000 {
+		q := v / 10000
+		r := v - q*10000
+		hi, lo := r/100*2, r%100*2
+		b[i-4], b[i-3], b[i-2], b[i-1] = digitPairs[hi], digitPairs[hi+1], digitPairs[lo], digitPairs[lo+1]
+		i -= 4
+		v = q
+	}
+	if v >= 100 {
+		q := v / 100
+		d := (v - q*100) * 2
+		b[i-2], b[i-1] = digitPairs[d], digitPairs[d+1]
+		i -= 2
+		v = q
+	}
+	if v >= 10 {
+		b[i-2], b[i-1] = digitPairs[v*2], digitPairs[v*2+1]
 	} else {
-		s.text, _ = stampOf(-62167219200, 0)
-		s.nsec = 1e9 // never reused
+		b[i-1] = byte('0' + v)
 	}
-	c.cur.Store(s)
-	return s.text
+	return dst
 }
+
+// decimalLen is the number of decimal digits of v: log10 from the bit length, corrected by
+// one comparison.
+func decimalLen(v uint64) int {
+	n := (bits.Len64(v) * 1233) >> 12 // 1233/4096 ≈ log10(2)
+	if n < len(pow10) && v >= pow10[n] {
+		n++
+	}
+	return max(n, 1)
+}
+
+// pow10[i] is 10^i.
+var pow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+	1e15, 1e16, 1e17, 1e18, 1e19}
 
 // appendTime appends the instant sec.nsec (Unix time) as a stamp (see stamp), or in
 // time.RFC3339Nano form for years a stamp cannot hold.

@@ -118,7 +118,8 @@ type writer struct {
 	timer    *time.Timer
 	flushAt  time.Time // when the partly filled buffer must be written; zero if empty
 	fsyncAt  time.Time // when FsyncInterval syncs next; zero if nothing to sync
-	dirty    bool      // something was written since the last fsync
+	dirty    bool      // something was written since the last fsync (started)
+	syncing  bool      // an fsync started by startFsync is in flight (FsyncBatch)
 	partial  bool      // the file ends mid-record after a failed write: start with "\n"
 }
 
@@ -314,12 +315,44 @@ func (w *writer) reap() {
 	}
 	w.q.release(keep, lost, w.bufferSize)
 	clear(w.finished)
+	if w.syncing {
+		if done, err := w.eng.fsyncResult(); done {
+			w.syncing = false
+			w.fsynced(err)
+		}
+	}
 	switch {
-	case w.fsync == FsyncBatch && w.dirty:
-		w.fsyncNow()
+	case w.fsync == FsyncBatch && w.dirty && !w.syncing:
+		w.startFsync()
 	case w.fsync == FsyncInterval:
 		w.maybeFsync(time.Now())
 	}
+}
+
+// startFsync begins the fdatasync FsyncBatch asks for after the batches just written. With
+// EngineUring it runs while the writer goes on writing the next batches (reap collects its
+// result); with EngineThread it runs now.
+func (w *writer) startFsync() {
+	if w.out.fd < 0 {
+		return
+	}
+	w.dirty = false // writes that finish from now on need another one
+	started, err := w.eng.startFsync()
+	if started {
+		w.syncing = true
+		return
+	}
+	w.fsynced(err)
+}
+
+// fsynced accounts for a finished fdatasync started by startFsync.
+func (w *writer) fsynced(err error) {
+	if err != nil {
+		w.errs.report(err)
+		w.dirty = true // try again
+		return
+	}
+	w.c.fsyncs.Add(1)
 }
 
 // account counts one finished batch and returns how many of its records and reported drops
@@ -372,6 +405,9 @@ func (w *writer) maybeFsync(now time.Time) {
 	}
 }
 
+// fsyncNow fdatasyncs and waits. Its callers first wait until nothing is in flight (drain,
+// or reap until inflight is 0), which collects any fsync startFsync began, so syncing is
+// false here; the engine would wait for such an fsync anyway.
 func (w *writer) fsyncNow() error {
 	if w.out.fd < 0 {
 		return nil

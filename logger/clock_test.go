@@ -1,0 +1,96 @@
+package logger
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestClockTSC reads a TSC clock for 1.5 s and checks every reading against time.Now taken
+// around it, and that the TSC's rate was measured and used (where the TSC is reliable).
+func TestClockTSC(t *testing.T) {
+	if !tscReliable() {
+		t.Skip("no reliable TSC here (not amd64, or the clocksource is not tsc)")
+	}
+	c := clock{tsc: true}
+	const slack = 5 * time.Microsecond // the readings' uncertainty is 1 µs; leave room
+	start := time.Now()
+	usedTSC := 0
+	for n := 0; time.Since(start) < 1500*time.Millisecond; n++ {
+		before := time.Now()
+		ts := c.now()
+		after := time.Now()
+		got, err := time.Parse(time.RFC3339Nano, string(ts[:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Before(before.Add(-slack)) || got.After(after.Add(slack)) {
+			t.Fatalf("reading %d: %v outside [%v, %v] (mult %d)", n, got, before.UTC(), after.UTC(), c.cur.Load().mult)
+		}
+		if c.cur.Load().mult != 0 {
+			usedTSC++
+		}
+		if n%64 == 0 {
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+		}
+	}
+	s := c.cur.Load()
+	if usedTSC == 0 || s.mult == 0 {
+		t.Fatalf("the TSC rate was never measured (%d readings with it)", usedTSC)
+	}
+	t.Logf("%d readings with the TSC; %.4f ns per tick", usedTSC, float64(s.mult)/(1<<32))
+}
+
+// TestClockTSCJump checks that a TSC reading far from the calibrated second falls back to a
+// fresh reading instead of extrapolating.
+func TestClockTSCJump(t *testing.T) {
+	if !tscReliable() {
+		t.Skip("no reliable TSC here")
+	}
+	c := clock{tsc: true}
+	c.read()
+	s := *c.cur.Load()
+	s.mult, s.maxTicks = 1<<32, 1000 // pretend a rate, and a reading 1000 ticks at most away
+	s.tsc0 = rdtsc() - 1e9           // ... which is long past
+	c.cur.Store(&s)
+	before := time.Now()
+	ts := c.now()
+	got, _ := time.Parse(time.RFC3339Nano, string(ts[:]))
+	if got.Before(before.Add(-time.Microsecond)) || c.cur.Load() == &s {
+		t.Fatalf("extrapolated past maxTicks: %v, before %v", got, before.UTC())
+	}
+}
+
+// TestAppendUint compares appendInt and appendUint with strconv.
+func TestAppendUint(t *testing.T) {
+	checkU := func(v uint64) {
+		if got, want := string(appendUint([]byte("x"), v)), "x"+strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("appendUint(%d) = %s", v, got)
+		}
+	}
+	checkI := func(v int64) {
+		if got, want := string(appendInt(nil, v)), strconv.FormatInt(v, 10); got != want {
+			t.Fatalf("appendInt(%d) = %s", v, got)
+		}
+	}
+	for i := range uint64(100000) {
+		checkU(i)
+		checkI(-int64(i))
+	}
+	for _, p := range pow10 {
+		checkU(p - 1)
+		checkU(p)
+		checkU(p + 1)
+	}
+	checkU(math.MaxUint64)
+	checkI(math.MinInt64)
+	checkI(math.MaxInt64)
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 100000 {
+		v := r.Uint64() >> r.IntN(64)
+		checkU(v)
+		checkI(int64(v))
+	}
+}

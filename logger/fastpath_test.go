@@ -1,0 +1,117 @@
+package logger
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRecordBound checks the promise the fast path relies on: a record of plain fields is
+// never longer than recordBound says, in either format, whatever its strings hold; and
+// fields that run the caller's code make recordBound refuse.
+func TestRecordBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	strs := append([]string(nil), trickyStrings...)
+	strs = append(strs, strings.Repeat("\x01", 50), strings.Repeat("\xff", 50), strings.Repeat("\u2028", 20))
+	for range 500 {
+		strs = append(strs, randomString(r))
+	}
+	pick := func() string { return strs[r.IntN(len(strs))] }
+	var c clock
+	levels := []Level{LevelDebug, LevelInfo, LevelWarn, LevelError, LevelInfo + 2, Level(math.MinInt32)}
+	for _, format := range []Format{FormatJSON, FormatLogfmt} {
+		enc := newEncoder(format)
+		for range 3000 {
+			var fs []Field
+			for range r.IntN(8) {
+				switch r.IntN(9) {
+				case 0:
+					fs = append(fs, String(pick(), pick()))
+				case 1:
+					fs = append(fs, Bytes(pick(), []byte(pick())))
+				case 2:
+					fs = append(fs, Int64(pick(), math.MinInt64))
+				case 3:
+					fs = append(fs, Uint64(pick(), math.MaxUint64))
+				case 4:
+					fs = append(fs, Float64(pick(), -math.MaxFloat64*r.Float64()))
+				case 5:
+					fs = append(fs, Duration(pick(), time.Duration(math.MinInt64)))
+				case 6:
+					fs = append(fs, Time(pick(), time.Unix(-1<<40, 1)))
+				case 7:
+					fs = append(fs, Bool(pick(), true), Float64(pick(), math.Inf(-1)))
+				default:
+					fs = append(fs, Err(nil))
+				}
+			}
+			msg := pick()
+			prefix := enc.field(nil, "", String(pick(), pick()))
+			lvl := levels[r.IntN(len(levels))]
+			got := len(enc.record(nil, c.read(), lvl, msg, prefix, fs))
+			if bound := recordBound(msg, prefix, fs); got > bound {
+				t.Fatalf("%s: record of %d bytes, bound %d: msg %q fields %+v", format, got, bound, msg, fs)
+			}
+		}
+	}
+	for _, f := range []Field{Err(errors.New("x")), Stringer("s", time.Second), Any("a", struct{}{})} {
+		if n := recordBound("m", nil, []Field{String("k", "v"), f}); n != -1 {
+			t.Errorf("recordBound with %s field = %d, want -1", f.Key, n)
+		}
+	}
+}
+
+// TestFastPath checks when a call encodes straight into the batch buffer, and that records
+// from the fast and the ordinary path interleave in call order.
+func TestFastPath(t *testing.T) {
+	path := logPath(t)
+	l := newLogger(t, Options{Path: path, Engine: EngineThread})
+	q := l.core.q
+	if !q.tryAppend(LevelInfo, "fast", nil, []Field{Int("seq", 0)}) {
+		t.Fatal("plain fields, free lock: the fast path was not taken")
+	}
+	if q.tryAppend(LevelInfo, "slow", nil, []Field{Int("seq", 1), Err(errors.New("boom"))}) {
+		t.Fatal("an Err field took the fast path")
+	}
+	q.mu.Lock()
+	busy := q.tryAppend(LevelInfo, "slow", nil, []Field{Int("seq", 1)})
+	q.mu.Unlock()
+	if busy {
+		t.Fatal("the fast path was taken while the queue's lock was held")
+	}
+	if q.tryAppend(LevelInfo, strings.Repeat("x", DefaultBufferSize), nil, nil) {
+		t.Fatal("a record that may not fit a buffer took the fast path")
+	}
+
+	// Alternate the paths; the file must hold every record, in order, as JSON.
+	boom := errors.New("boom")
+	child := l.With(String("svc", "api"))
+	for i := 1; i <= 3000; i++ {
+		switch i % 3 {
+		case 0:
+			l.Info("r", Int("seq", i), Err(boom)) // ordinary path
+		case 1:
+			child.Warn("r", Int("seq", i)) // fast path, With prefix
+		default:
+			l.Info(strings.Repeat("m", i%200), Int("seq", i)) // fast path, buffers seal along the way
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := readJSON(t, path)
+	if len(recs) != 3001 {
+		t.Fatalf("%d records, want 3001", len(recs))
+	}
+	for i, m := range recs {
+		if m["seq"] != float64(i) {
+			t.Fatalf("record %d: %v", i, m)
+		}
+		if i%3 == 1 && m["svc"] != "api" {
+			t.Fatalf("record %d lacks the With field: %v", i, m)
+		}
+	}
+}
