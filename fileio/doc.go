@@ -14,7 +14,10 @@
 //     results back; when it has nothing to do it parks on a ring.Notifier (an eventfd in Go's
 //     netpoller), so neither the callers nor the loop hold an OS thread while IO is in flight.
 //     A Queue (Engine.NewQueue) has a ring of its own, driven only by the goroutine that
-//     owns the Queue: this is "one goroutine keeps QD operations in flight", as fio does.
+//     owns the Queue: "one goroutine keeps QD operations in flight", as fio does. Its Reap
+//     waits inside io_uring_enter like fio (one thread, the owner's, however many
+//     operations are in flight), or parks on an eventfd with QueueOptions.Park; with
+//     QueueOptions.Notify nothing waits at all.
 //   - "threadpool": Options.Workers goroutines, each locked to its own OS thread
 //     (runtime.LockOSThread), doing pread/pwrite and friends, fed by a bounded channel. Idle
 //     workers sleep in futex(2), as a C thread pool's would, and the engine raises

@@ -22,6 +22,7 @@ import (
 // are not claimed yet, and a worker receives only after it claimed one, so the receive
 // never parks.
 type pool struct {
+	workers   int
 	reqs      chan *Op
 	exec      func(*Op)
 	locked    bool
@@ -36,7 +37,7 @@ type pool struct {
 }
 
 func newPool(workers, queueLen int, locked bool, exec func(*Op)) *pool {
-	p := &pool{reqs: make(chan *Op, queueLen), exec: exec, locked: locked}
+	p := &pool{workers: workers, reqs: make(chan *Op, queueLen), exec: exec, locked: locked}
 	p.wg.Add(workers)
 	for range workers {
 		go p.worker()
@@ -92,6 +93,9 @@ func (p *pool) worker() {
 }
 
 func (p *pool) run(o *Op) {
+	if o.q != nil {
+		o.q.started()
+	}
 	if !o.state.CompareAndSwap(stQueued, stRunning) {
 		// Cancelled while it waited in the channel.
 		if o.q == nil {
@@ -213,18 +217,39 @@ type poolQueue struct {
 	// call.
 	futex    bool
 	sleeping atomic.Int32 // 1 while Reap is (about to be) asleep; futex word
+	queued   atomic.Int32 // the queue's Ops in the pool's channel, not started yet
+	workers  int32
 }
 
 func newPoolQueue(engine string, p *pool, own bool, depth int, opts QueueOptions) *poolQueue {
 	return &poolQueue{engine: engine, p: p, ownPool: own, depth: depth, done: make(chan *Op, depth),
-		backlog: make([]*Op, 0, depth), notify: opts.Notify, futex: p.locked}
+		backlog: make([]*Op, 0, depth), notify: opts.Notify, futex: p.locked, workers: int32(p.workers)}
+}
+
+// wakeReaper wakes Reap if it sleeps. The futex word is the flag itself: a late waker that
+// clears it before Reap sleeps makes futex_wait return at once instead of leaving Reap asleep.
+func (q *poolQueue) wakeReaper() {
+	if q.sleeping.Load() == 1 && q.sleeping.Swap(0) == 1 {
+		futexWake(&q.sleeping, 1)
+	}
+}
+
+// started runs on a worker that takes one of the queue's Ops from the channel. Completions
+// wake Reap only while fewer of the queue's Ops wait in the channel than the pool has
+// workers: with more queued, the workers stay busy without the reaper, and it is woken
+// (here) once they are about to run out, with every completion so far ready at once,
+// instead of once per completion (each wakeup is a context switch, and in a VM an exit).
+func (q *poolQueue) started() {
+	if q.futex && q.queued.Add(-1) < q.workers && len(q.done) > 0 {
+		q.wakeReaper()
+	}
 }
 
 // complete runs on a worker.
 func (q *poolQueue) complete(o *Op) {
 	q.done <- o // never blocks: at most depth Ops are in flight
-	if q.futex && q.sleeping.Load() == 1 && q.sleeping.Swap(0) == 1 {
-		futexWake(&q.sleeping, 1)
+	if q.futex && q.queued.Load() < q.workers {
+		q.wakeReaper()
 	}
 	if q.notify != nil {
 		q.notify()
@@ -242,12 +267,15 @@ func (q *poolQueue) Submit(o *Op) error {
 		q.backlog = append(q.backlog, o) // keep the order
 		return nil
 	}
+	q.queued.Add(1)
 	sent, err := q.p.trySend(o)
 	if err != nil {
+		q.queued.Add(-1)
 		q.inflight--
 		return err
 	}
 	if !sent {
+		q.queued.Add(-1)
 		q.backlog = append(q.backlog, o)
 	}
 	return nil
@@ -255,8 +283,10 @@ func (q *poolQueue) Submit(o *Op) error {
 
 func (q *poolQueue) Flush() error {
 	for q.head < len(q.backlog) {
+		q.queued.Add(1)
 		sent, err := q.p.trySend(q.backlog[q.head])
 		if err != nil || !sent {
+			q.queued.Add(-1)
 			return err
 		}
 		q.popBacklog()
@@ -297,11 +327,13 @@ func (q *poolQueue) Reap(out []*Op, min int) (int, error) {
 				q.p.mu.RUnlock()
 				return n, ErrClosed
 			}
+			q.queued.Add(1)
 			select {
 			case q.p.reqs <- q.backlog[q.head]:
 				q.p.posted()
 				q.popBacklog()
 			case o = <-q.done:
+				q.queued.Add(-1)
 			}
 			q.p.mu.RUnlock()
 			if o == nil {
@@ -311,9 +343,7 @@ func (q *poolQueue) Reap(out []*Op, min int) (int, error) {
 			select {
 			case o = <-q.done:
 			default:
-				// The futex word is the flag itself: a late waker that clears it before we
-				// sleep makes futex_wait return at once instead of leaving us asleep.
-				q.sleeping.Store(1)
+				q.sleeping.Store(1) // see wakeReaper
 				select {
 				case o = <-q.done:
 					q.sleeping.Store(0)

@@ -144,110 +144,117 @@ func TestErrorsNameOpPathErrno(t *testing.T) {
 	})
 }
 
-// A Queue keeps many operations in flight for one goroutine and returns the same bytes.
+// A Queue keeps many operations in flight for one goroutine and returns the same bytes
+// (uring: waiting in io_uring_enter, parked on an eventfd, and submitting at every Submit).
 func TestQueueReadsAndWrites(t *testing.T) {
-	const size = 128<<10 + 77
 	forEachEngine(t, func(t *testing.T, c engineCase, e fileio.Engine) {
-		dir, name, data := testFile(t, size)
-		f := openIn(t, e, openDir(t, dir), name, os.O_RDWR)
-		const depth = 16
-		q, err := e.NewQueue(depth, fileio.QueueOptions{})
-		if err != nil {
+		for _, qo := range []fileio.QueueOptions{{}, {Park: true}, {Batch: 1}} {
+			testQueue(t, e, qo)
+		}
+	})
+}
+
+func testQueue(t *testing.T, e fileio.Engine, qo fileio.QueueOptions) {
+	const size = 128<<10 + 77
+	dir, name, data := testFile(t, size)
+	f := openIn(t, e, openDir(t, dir), name, os.O_RDWR)
+	const depth = 16
+	q, err := e.NewQueue(depth, qo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ops := make([]fileio.Op, depth)
+	out := make([]*fileio.Op, depth)
+	rnd := rand.New(rand.NewPCG(5, 6))
+	check := func(o *fileio.Op) {
+		t.Helper()
+		n, off := len(o.Buf), int(o.Off)
+		wantN := max(0, min(n, size-off))
+		if o.N != wantN {
+			t.Fatalf("queue read %d at %d: N = %d, want %d (err %v)", n, off, o.N, wantN, o.Err)
+		}
+		if (wantN < n) != (o.Err == io.EOF) || o.Err != nil && o.Err != io.EOF {
+			t.Fatalf("queue read %d at %d: N = %d, Err = %v", n, off, o.N, o.Err)
+		}
+		if o.N > 0 && !bytes.Equal(o.Buf[:o.N], data[off:off+o.N]) {
+			t.Fatalf("queue read %d at %d: wrong bytes", n, off)
+		}
+	}
+	next := func(o *fileio.Op) {
+		o.Code, o.File, o.Off = fileio.OpRead, f, int64(rnd.IntN(size+1000))
+		o.Buf = make([]byte, rnd.IntN(9000)+1)
+	}
+	for i := range ops {
+		next(&ops[i])
+		ops[i].Tag = uint64(i)
+		if err := q.Submit(&ops[i]); err != nil {
 			t.Fatal(err)
 		}
-		defer q.Close()
-		ops := make([]fileio.Op, depth)
-		out := make([]*fileio.Op, depth)
-		rnd := rand.New(rand.NewPCG(5, 6))
-		check := func(o *fileio.Op) {
-			t.Helper()
-			n, off := len(o.Buf), int(o.Off)
-			wantN := max(0, min(n, size-off))
-			if o.N != wantN {
-				t.Fatalf("queue read %d at %d: N = %d, want %d (err %v)", n, off, o.N, wantN, o.Err)
-			}
-			if (wantN < n) != (o.Err == io.EOF) || o.Err != nil && o.Err != io.EOF {
-				t.Fatalf("queue read %d at %d: N = %d, Err = %v", n, off, o.N, o.Err)
-			}
-			if o.N > 0 && !bytes.Equal(o.Buf[:o.N], data[off:off+o.N]) {
-				t.Fatalf("queue read %d at %d: wrong bytes", n, off)
-			}
+	}
+	if err := q.Submit(&fileio.Op{Code: fileio.OpRead, File: f, Buf: make([]byte, 1)}); !errors.Is(err, fileio.ErrQueueFull) {
+		t.Fatalf("Submit beyond depth = %v, want ErrQueueFull", err)
+	}
+	if err := q.Submit(&ops[0]); err == nil {
+		t.Fatal("Submit of an op in flight succeeded")
+	}
+	done := 0
+	for done < 300 {
+		n, err := q.Reap(out, 1)
+		if err != nil || n < 1 {
+			t.Fatalf("Reap = %d, %v", n, err)
 		}
-		next := func(o *fileio.Op) {
-			o.Code, o.File, o.Off = fileio.OpRead, f, int64(rnd.IntN(size+1000))
-			o.Buf = make([]byte, rnd.IntN(9000)+1)
-		}
-		for i := range ops {
-			next(&ops[i])
-			ops[i].Tag = uint64(i)
-			if err := q.Submit(&ops[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := q.Submit(&fileio.Op{Code: fileio.OpRead, File: f, Buf: make([]byte, 1)}); !errors.Is(err, fileio.ErrQueueFull) {
-			t.Fatalf("Submit beyond depth = %v, want ErrQueueFull", err)
-		}
-		if err := q.Submit(&ops[0]); err == nil {
-			t.Fatal("Submit of an op in flight succeeded")
-		}
-		done := 0
-		for done < 300 {
-			n, err := q.Reap(out, 1)
-			if err != nil || n < 1 {
-				t.Fatalf("Reap = %d, %v", n, err)
-			}
-			for _, o := range out[:n] {
-				check(o)
-				done++
-				next(o)
-				if err := q.Submit(o); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		for q.InFlight() > 0 {
-			n, err := q.Reap(out, q.InFlight())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range out[:n] {
-				check(o)
-			}
-		}
-		if n, err := q.Reap(out, 5); n != 0 || err != nil {
-			t.Fatalf("Reap with nothing in flight = %d, %v", n, err)
-		}
-
-		// Writes, a vectored write and an fdatasync through the queue.
-		w := []*fileio.Op{
-			{Code: fileio.OpWrite, File: f, Buf: []byte("hello"), Off: 10},
-			{Code: fileio.OpWritev, File: f, Bufs: [][]byte{[]byte("wor"), []byte("ld")}, Off: 1000},
-		}
-		for _, o := range w {
+		for _, o := range out[:n] {
+			check(o)
+			done++
+			next(o)
 			if err := q.Submit(o); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n, err := q.Reap(out, 2); n != 2 || err != nil {
-			t.Fatalf("Reap writes = %d, %v", n, err)
-		}
-		for _, o := range w {
-			if o.Err != nil || o.N != 5 {
-				t.Fatalf("queue %v = %d, %v", o.Code, o.N, o.Err)
-			}
-		}
-		s := &fileio.Op{Code: fileio.OpFdatasync, File: f}
-		if err := q.Submit(s); err != nil {
+	}
+	for q.InFlight() > 0 {
+		n, err := q.Reap(out, q.InFlight())
+		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := q.Reap(out, 1); n != 1 || err != nil || s.Err != nil {
-			t.Fatalf("Reap fdatasync = %d, %v, %v", n, err, s.Err)
+		for _, o := range out[:n] {
+			check(o)
 		}
-		disk, _ := os.ReadFile(filepath.Join(dir, name))
-		if string(disk[10:15]) != "hello" || string(disk[1000:1005]) != "world" {
-			t.Fatalf("queue writes did not land: %q %q", disk[10:15], disk[1000:1005])
+	}
+	if n, err := q.Reap(out, 5); n != 0 || err != nil {
+		t.Fatalf("Reap with nothing in flight = %d, %v", n, err)
+	}
+
+	// Writes, a vectored write and an fdatasync through the queue.
+	w := []*fileio.Op{
+		{Code: fileio.OpWrite, File: f, Buf: []byte("hello"), Off: 10},
+		{Code: fileio.OpWritev, File: f, Bufs: [][]byte{[]byte("wor"), []byte("ld")}, Off: 1000},
+	}
+	for _, o := range w {
+		if err := q.Submit(o); err != nil {
+			t.Fatal(err)
 		}
-	})
+	}
+	if n, err := q.Reap(out, 2); n != 2 || err != nil {
+		t.Fatalf("Reap writes = %d, %v", n, err)
+	}
+	for _, o := range w {
+		if o.Err != nil || o.N != 5 {
+			t.Fatalf("queue %v = %d, %v", o.Code, o.N, o.Err)
+		}
+	}
+	s := &fileio.Op{Code: fileio.OpFdatasync, File: f}
+	if err := q.Submit(s); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Reap(out, 1); n != 1 || err != nil || s.Err != nil {
+		t.Fatalf("Reap fdatasync = %d, %v, %v", n, err, s.Err)
+	}
+	disk, _ := os.ReadFile(filepath.Join(dir, name))
+	if string(disk[10:15]) != "hello" || string(disk[1000:1005]) != "world" {
+		t.Fatalf("queue writes did not land: %q %q", disk[10:15], disk[1000:1005])
+	}
 }
 
 // QueueOptions.Notify is called when completions are ready, so an event loop that waits

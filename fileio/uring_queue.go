@@ -9,18 +9,18 @@ import (
 )
 
 // uringQueue is a Queue with a ring of its own, used only by the goroutine that calls its
-// methods: Submit prepares an SQE (no syscall), Flush and Reap submit everything prepared
-// with one io_uring_enter, Reap reaps CQEs straight into the caller's Ops. Waiting for
-// completions parks the goroutine on the ring's eventfd in Go's netpoller, so it holds no OS
-// thread (QueueOptions.WaitInKernel: inside io_uring_enter instead, like fio). With
-// QueueOptions.Notify a helper goroutine parks on the eventfd instead and calls Notify
-// whenever the kernel posted completions.
+// methods: Submit prepares an SQE (no syscall unless QueueOptions.Batch says so), Flush and
+// Reap submit everything prepared with one io_uring_enter, Reap reaps CQEs straight into the
+// caller's Ops. Reap waits for completions inside io_uring_enter, as fio does (one thread,
+// the Queue owner's, for however many operations are in flight); with QueueOptions.Park it
+// parks on an eventfd in Go's netpoller instead. With QueueOptions.Notify a helper goroutine
+// parks on the eventfd and calls Notify whenever the kernel posted completions.
 //
 // The Ops are the caller's; while one is in flight the queue's slot table references it,
 // which keeps the Op, its buffers and its iovecs reachable until its CQE is reaped.
 type uringQueue struct {
 	r     *ring.Ring
-	nt    *ring.Notifier // nil with WaitInKernel and no Notify
+	nt    *ring.Notifier // with Park or Notify: the eventfd
 	depth int
 
 	slots    []*Op
@@ -57,7 +57,7 @@ func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
 	}
 	q := &uringQueue{r: r, depth: depth, slots: make([]*Op, depth), gens: make([]uint32, depth),
 		free: make([]uint32, depth), cqes: make([]*ring.CQE, r.CQEntries()), notify: opts.Notify,
-		inKern: opts.WaitInKernel && opts.Notify == nil, batch: max(0, opts.Batch)}
+		inKern: !opts.Park && opts.Notify == nil, batch: max(0, opts.Batch)}
 	for i := range q.free {
 		q.free[i] = uint32(depth - 1 - i)
 	}
@@ -93,6 +93,7 @@ func (q *uringQueue) watch() {
 // complete makes uringQueue a completer (Op.q marks the Op as in flight on it); the ring
 // completes Ops itself, in Reap.
 func (q *uringQueue) complete(*Op) {}
+func (q *uringQueue) started()     {}
 
 func (q *uringQueue) Submit(o *Op) error {
 	if err := validateQueueOp(EngineUring, o, q.closed, q.inflight, q.depth); err != nil {
