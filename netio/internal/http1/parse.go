@@ -551,7 +551,7 @@ func splitTarget(req *Request) error {
 			k = len(rest)
 		}
 		auth := rest[:k]
-		if len(auth) == 0 || !validHost(auth) {
+		if len(auth) == 0 || !validAuthority(auth) {
 			return ErrBadTarget
 		}
 		// RFC 9112 §3.2.2: the target's authority replaces the Host field.
@@ -564,6 +564,39 @@ func splitTarget(req *Request) error {
 		req.RawPath = t
 	}
 	return nil
+}
+
+// validAuthority reports whether a is uri-host [":" port] with a port of digits only, as
+// net/url requires of an absolute-form target (userinfo is refused by validHost's alphabet).
+func validAuthority(a []byte) bool {
+	if !validHost(a) {
+		return false
+	}
+	port := []byte(nil)
+	if a[0] == '[' { // IP-literal
+		end := bytes.IndexByte(a, ']')
+		if end < 0 {
+			return false
+		}
+		rest := a[end+1:]
+		if len(rest) > 0 {
+			if rest[0] != ':' {
+				return false
+			}
+			port = rest[1:]
+		}
+	} else if i := bytes.IndexByte(a, ':'); i >= 0 {
+		if bytes.IndexByte(a[i+1:], ':') >= 0 || bytes.IndexAny(a, "[]") >= 0 {
+			return false
+		}
+		port = a[i+1:]
+	}
+	for _, c := range port {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // validHost reports whether v is made only of characters that may appear in

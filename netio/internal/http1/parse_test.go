@@ -116,6 +116,11 @@ func TestParse(t *testing.T) {
 			eqs(t, "path", r.Path, "/p/q")
 			eqs(t, "query", r.RawQuery, "z")
 		}},
+		{name: "absolute ipv6 with port", in: "GET http://[::1]:8080/a HTTP/1.1\r\n" + host + "\r\n", check: func(t *testing.T, r *Request) {
+			if string(r.Host) != "[::1]:8080" || string(r.Path) != "/a" {
+				t.Errorf("host %q path %q", r.Host, r.Path)
+			}
+		}},
 		{name: "absolute form no path", in: "GET HTTPS://h?q HTTP/1.1\r\n" + host + "\r\n", check: func(t *testing.T, r *Request) {
 			eqs(t, "path", r.Path, "/")
 			eq(t, "trailing", r.TrailingSlash, true)
@@ -183,6 +188,10 @@ func TestParse(t *testing.T) {
 		{name: "ftp absolute", in: "GET ftp://h/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "absolute userinfo", in: "GET http://u@h/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "absolute empty authority", in: "GET http:///x HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
+		{name: "absolute port not digits", in: "GET http://:A HTTP/1.0\r\n\r\n", err: ErrBadTarget},
+		{name: "absolute port letters", in: "GET http://h:8a/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
+		{name: "absolute two colons", in: "GET http://h:1:2/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
+		{name: "absolute ipv6 bad port", in: "GET http://[::1]x/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "fragment", in: "GET /a#b HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "nul in target", in: "GET /a\x00b HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "del in target", in: "GET /a\x7fb HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
