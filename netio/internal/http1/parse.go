@@ -572,6 +572,15 @@ func validAuthority(a []byte) bool {
 	if !validHost(a) {
 		return false
 	}
+	// net/url accepts a percent-escape in a host only for bytes >= 0x80 and "%25".
+	// (validHost has checked that every '%' is followed by two hex digits.)
+	for i, c := range a {
+		if c == '%' {
+			if h, _ := unhex(a[i+1]); h < 8 && !bytes.HasPrefix(a[i:], []byte("%25")) {
+				return false
+			}
+		}
+	}
 	port := []byte(nil)
 	if a[0] == '[' { // IP-literal
 		end := bytes.IndexByte(a, ']')

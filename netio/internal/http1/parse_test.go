@@ -188,6 +188,7 @@ func TestParse(t *testing.T) {
 		{name: "ftp absolute", in: "GET ftp://h/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "absolute userinfo", in: "GET http://u@h/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "absolute empty authority", in: "GET http:///x HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
+		{name: "absolute host escape below 0x80", in: "GET http://a%00b/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "absolute port not digits", in: "GET http://:A HTTP/1.0\r\n\r\n", err: ErrBadTarget},
 		{name: "absolute port letters", in: "GET http://h:8a/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
 		{name: "absolute two colons", in: "GET http://h:1:2/ HTTP/1.1\r\n" + host + "\r\n", err: ErrBadTarget},
