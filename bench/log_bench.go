@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os/exec"
 	"strings"
 )
 
@@ -172,23 +170,9 @@ func (b *LogBench) notes(rounds int) []string {
 	}
 }
 
-// runLogJobChild runs j in a fresh process (see LogBench.Child).
+// runLogJobChild runs j in a fresh process (see LogBench.Child and runChild).
 func runLogJobChild(ctx context.Context, child []string, j LogJob) (Result, error) {
-	js, err := json.Marshal(j)
-	if err != nil {
-		return Result{}, err
-	}
-	cmd := exec.CommandContext(ctx, child[0], append(child[1:len(child):len(child)], string(js))...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return Result{}, fmt.Errorf("bench log: %s run: %w: %s", j.Engine, err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	var res Result
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return Result{}, fmt.Errorf("bench log: %s run: reading its result: %w", j.Engine, err)
-	}
-	return res, nil
+	return runChild(ctx, child, "bench log", j.Engine, j)
 }
 
 // RunLogChild is the child process's side of LogBench.Child: it runs the LogJob given as
