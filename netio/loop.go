@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/uringd/uringd/internal/sched"
 	"github.com/uringd/uringd/netio/internal/http1"
 	"github.com/uringd/uringd/ring"
 )
@@ -72,8 +73,8 @@ type loop struct {
 	cqes      []*ring.CQE
 	now       time.Time
 	nextTick  time.Time
-	lastYield time.Time // see yieldEvery
-	accepting bool      // an accept SQE is armed
+	yield     sched.Yielder
+	accepting bool // an accept SQE is armed
 	stopping  bool
 	skipRead  bool // READs carry CQE_SKIP_SUCCESS
 	spliceOK  bool // large file pieces go by SPLICE
@@ -152,14 +153,6 @@ func (l *loop) wakeup() {
 	unix.Write(l.wakeFd, one[:])
 }
 
-// yieldEvery is how often a loop passes through the Go scheduler. A loop goroutine is locked
-// to its thread and only ever leaves Go code for io_uring_enter, so without this the
-// scheduler never sees it rescheduled: after 10ms sysmon takes it for a goroutine that will
-// not yield, takes its P away in every syscall and, having taken something, wakes again
-// 20µs later. Measured on 2 cores under wrk: sysmon burned 12% of a core and the loops ~25%
-// more CPU per request. A Gosched every few milliseconds costs a couple of thread switches.
-const yieldEvery = 5 * time.Millisecond
-
 func (l *loop) run() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -193,10 +186,7 @@ func (l *loop) run() error {
 		}
 		l.rearmStarved()
 		l.now = time.Now()
-		if l.now.Sub(l.lastYield) >= yieldEvery {
-			l.lastYield = l.now
-			runtime.Gosched()
-		}
+		l.yield.Maybe(l.now) // see package internal/sched: keeps sysmon from retaking our P
 		if !l.now.Before(l.nextTick) {
 			l.nextTick = l.now.Add(tick)
 			l.timeouts()
