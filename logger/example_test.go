@@ -116,3 +116,23 @@ func tempDir() string {
 	}
 	return dir
 }
+
+// Preformatted lines, such as an access log in Apache's combined format, go through the
+// same queue and writer as typed records, as they are.
+func ExampleLogger_Write() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "access.log")
+
+	l, err := logger.New(logger.Options{Path: path})
+	if err != nil {
+		log.Fatal(err)
+	}
+	l.Write([]byte(`127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.5.0"` + "\n"))
+	l.Close()
+
+	data, _ := os.ReadFile(path)
+	fmt.Print(string(data))
+	// Output:
+	// 127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.5.0"
+}

@@ -201,6 +201,33 @@ func (l *Logger) log(ctx context.Context, level Level, msg string, fields []Fiel
 	return err
 }
 
+// Write logs p as it is: one record of preformatted text, such as an access-log line in
+// Apache's combined format, that goes through the same queue, writer and file as the typed
+// records, with no timestamp, level or encoding added. p should end with a newline; one is
+// added if it does not, so records never run together. Write is not filtered by level, and
+// it makes a Logger an io.Writer (for log.New, for example): each call is one record. It
+// returns len(p) once the record is accepted, or the error Log would return (ErrClosed,
+// ErrDropped, or a write error with EngineSync). p is not retained. With a trailing newline
+// the call allocates nothing.
+func (l *Logger) Write(p []byte) (int, error) {
+	c := l.core
+	if len(p) > 0 && p[len(p)-1] == '\n' {
+		if err := c.sink.put(context.Background(), p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	e := c.getBuf()
+	b := append(append(e.b[:0], p...), '\n')
+	err := c.sink.put(context.Background(), b)
+	e.b = b
+	c.putBuf(e)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // With returns a Logger that adds fields to every record. The fields are encoded once, now.
 // The new Logger shares l's file, queue, writer and level; closing either closes both.
 func (l *Logger) With(fields ...Field) *Logger {
