@@ -32,8 +32,9 @@ type AccessEntry struct {
 }
 
 // WriterLog formats access entries in the combined (Apache/nginx) or JSON format into a
-// buffered writer, flushed at least once a second and by Flush. It is the plain writer
-// behind --access-log; package logger replaces it with an io_uring logger.
+// buffered writer, flushed at least once a second and by Flush. It suits writers that do no
+// buffering of their own (stdout for `--access-log -`); for files, RecordLog with a
+// logger.Logger writes through io_uring and never blocks a loop in write(2).
 type WriterLog struct {
 	mu      sync.Mutex
 	w       *bufio.Writer
@@ -43,12 +44,64 @@ type WriterLog struct {
 	errSeen error
 }
 
-// NewWriterLog returns a WriterLog for format "combined" or "json".
-func NewWriterLog(w io.Writer, format string) (*WriterLog, error) {
+// RecordWriter takes whole records and batches them itself, as *logger.Logger does: each
+// Write is one newline-terminated record, not retained after the call; Sync returns once
+// every record written before it is in the file.
+type RecordWriter interface {
+	Write(record []byte) (int, error)
+	Sync() error
+}
+
+// RecordLog formats each access entry in the calling loop, into a pooled buffer, and hands
+// the line to a RecordWriter. With a *logger.Logger, that is one copy into the logger's
+// batch buffer; the logger's writer writes the batches (through io_uring with its default
+// engine) and counts anything it cannot write in its Stats. Log allocates nothing.
+type RecordLog struct {
+	w    RecordWriter
+	json bool
+	bufs sync.Pool // *[]byte formatting buffers
+}
+
+// NewRecordLog returns a RecordLog for format "combined" or "json".
+func NewRecordLog(w RecordWriter, format string) (*RecordLog, error) {
+	if err := checkFormat(format); err != nil {
+		return nil, err
+	}
+	a := &RecordLog{w: w, json: format == "json"}
+	a.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	return a, nil
+}
+
+// Log formats e and writes it as one record. A record the writer refuses (its queue full
+// under a drop policy, or closed) is counted by the writer, not here.
+func (a *RecordLog) Log(e *AccessEntry) {
+	bp := a.bufs.Get().(*[]byte)
+	if a.json {
+		*bp = AppendJSONAccess((*bp)[:0], e)
+	} else {
+		*bp = AppendCombinedAccess((*bp)[:0], e)
+	}
+	a.w.Write(*bp)
+	if cap(*bp) <= 64<<10 {
+		a.bufs.Put(bp)
+	}
+}
+
+// Flush returns once every entry logged so far is written (RecordWriter.Sync).
+func (a *RecordLog) Flush() error { return a.w.Sync() }
+
+func checkFormat(format string) error {
 	switch format {
 	case "", "combined", "json":
-	default:
-		return nil, fmt.Errorf("netio: unknown access log format %q (combined, json)", format)
+		return nil
+	}
+	return fmt.Errorf("netio: unknown access log format %q (combined, json)", format)
+}
+
+// NewWriterLog returns a WriterLog for format "combined" or "json".
+func NewWriterLog(w io.Writer, format string) (*WriterLog, error) {
+	if err := checkFormat(format); err != nil {
+		return nil, err
 	}
 	return &WriterLog{w: bufio.NewWriterSize(w, 64<<10), json: format == "json"}, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/uringd/uringd/logger"
 	"github.com/uringd/uringd/netio"
 	"github.com/uringd/uringd/ring"
 )
@@ -34,12 +34,12 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: netioDefault("shutdown-timeout"), Usage: "time in-flight responses get at SIGINT/SIGTERM"},
 			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them (6.12+; negative: never)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
-			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH, - (stdout) or off"},
+			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH (written by the io_uring logger; SIGHUP reopens it for logrotate), - (stdout) or off"},
 			&cli.StringFlag{Name: "log-format", Value: "combined", Usage: "access log format: combined or json"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
 			&cli.StringFlag{Name: "kernel-compat", Usage: "cap io_uring features to kernel `VERSION`", EnvVars: []string{ring.CompatEnv}},
 		},
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			cfg := netio.Config{
 				Addr: c.String("addr"), Root: c.String("root"), Loops: c.Int("loops"),
 				Net: c.String("net"), FileIO: c.String("file-io"), Threads: c.Int("threads"),
@@ -52,11 +52,15 @@ func serveCommand() *cli.Command {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
 				},
 			}
-			closeLog, err := openAccessLog(c, &cfg)
+			alog, err := openAccessLog(c, &cfg)
 			if err != nil {
 				return err
 			}
-			defer closeLog()
+			defer func() {
+				if cerr := alog.close(c); cerr != nil && err == nil {
+					err = cerr
+				}
+			}()
 			srv, err := netio.NewServer(cfg)
 			if err != nil {
 				return err
@@ -73,6 +77,21 @@ func serveCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-hup:
+						if err := alog.reopen(); err != nil {
+							fmt.Fprintf(c.App.ErrWriter, "uringd: SIGHUP: reopen access log: %v\n", err)
+						}
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
 			fmt.Fprintf(c.App.ErrWriter, "uringd: serving %s on http://%s with %s\n", cfg.Root, srv.Addr(), srv)
 			return srv.Serve(ctx)
 		},
@@ -94,26 +113,68 @@ func netioDefault(name string) time.Duration {
 	return cfg.ShutdownTimeout
 }
 
-func openAccessLog(c *cli.Context, cfg *netio.Config) (func(), error) {
-	var w io.Writer
-	closer := func() {}
+// accessLog is the --access-log destination: a logger.Logger for a file (written through
+// io_uring where the kernel has it, reopened on SIGHUP for logrotate), a buffered writer on
+// stdout for "-", nothing for "off".
+type accessLog struct {
+	lg *logger.Logger // nil unless a file
+}
+
+func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
+	a := &accessLog{}
+	format := c.String("log-format")
 	switch p := c.String("access-log"); p {
 	case "off", "":
-		return closer, nil
+		return a, nil
 	case "-":
-		w = c.App.Writer
+		al, err := netio.NewWriterLog(c.App.Writer, format)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AccessLog = al
+		return a, nil
 	default:
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		lg, err := logger.New(logger.Options{
+			Path: p,
+			// The access log says what was served: a full queue makes the loop wait for the
+			// disk rather than lose entries, as nginx's blocking write(2) does.
+			Policy:  logger.PolicyBlock,
+			OnError: func(err error) { fmt.Fprintf(c.App.ErrWriter, "uringd: access log: %v\n", err) },
+		})
 		if err != nil {
 			return nil, fmt.Errorf("access log: %w", err)
 		}
-		w, closer = f, func() { f.Close() }
+		al, err := netio.NewRecordLog(lg, format)
+		if err != nil {
+			lg.Close()
+			return nil, err
+		}
+		a.lg = lg
+		cfg.AccessLog = al
+		return a, nil
 	}
-	al, err := netio.NewWriterLog(w, c.String("log-format"))
+}
+
+// reopen opens the access log file again after logrotate renamed it (SIGHUP).
+func (a *accessLog) reopen() error {
+	if a.lg == nil {
+		return nil
+	}
+	return a.lg.Reopen()
+}
+
+// close flushes and closes the file, and says if any entry was lost.
+func (a *accessLog) close(c *cli.Context) error {
+	if a.lg == nil {
+		return nil
+	}
+	err := a.lg.Close()
+	if st := a.lg.Stats(); st.Dropped > 0 || st.WriteErrors > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "uringd: access log: %d entries written, %d lost, %d write errors (last: %v)\n",
+			st.Written, st.Dropped, st.WriteErrors, st.LastError)
+	}
 	if err != nil {
-		closer()
-		return nil, err
+		return fmt.Errorf("access log: %w", err)
 	}
-	cfg.AccessLog = al
-	return closer, nil
+	return nil
 }
