@@ -24,9 +24,11 @@ import (
 //   - On amd64, when the kernel itself keeps time with the TSC (the clocksource is "tsc",
 //     which the kernel picks only for a constant, synchronised, invariant TSC), the
 //     processor's time-stamp counter (RDTSC: ~9 ns on the same VM), converted to
-//     nanoseconds with a rate measured against the monotonic clock (see calibrate): first
-//     over 0.1 s, then over the last one to two seconds. The readings' own uncertainty keeps
-//     a derived time within 1 µs of time.Now. NTP adjusts the monotonic clock's rate, not the
+//     nanoseconds with a rate measured against the monotonic clock (see calibrate): over
+//     the time since the Logger's first reading, provisionally (each such rate is used
+//     only for as long as its error allows, see provisionalRate) until that is 0.1 s, then
+//     over the last one to two seconds. The readings' own uncertainty keeps a derived time
+//     within 1 µs of time.Now. NTP adjusts the monotonic clock's rate, not the
 //     TSC's; a change of that rate (chrony starting to slew a large offset) makes derived
 //     times drift from time.Now by the change times the time since the second's reading.
 //     Each new second compares the TSC's prediction with time.Now and measures the rate
@@ -46,9 +48,12 @@ type second struct {
 	// TSC conversion (clock.tsc only). With mult 0 the monotonic clock is used.
 	tsc0     uint64 // TSC at start
 	mult     uint64 // nanoseconds per TSC tick, fixed point with 32 fraction bits
-	maxTicks uint64 // ticks in 1.5 s: a larger difference means the reading is not to be trusted
-	retry    int64  // without mult: try to calibrate once this many ns have passed since start
-	cal      calibration
+	maxTicks uint64 // ticks in 1.5 s (less with a provisional rate): beyond, take a new reading
+	// provisional says mult was measured over less than calMin: it holds for maxTicks only,
+	// chosen so that the derived time stays within 1 µs of time.Now (see provisionalRate).
+	provisional bool
+	retry       int64 // without mult: try to calibrate once this many ns have passed since start
+	cal         calibration
 }
 
 // calibration is the reading the TSC rate is measured from.
@@ -189,31 +194,78 @@ func (s *second) calibrate(prev *second, width uint64) {
 		s.cal = prev.cal
 	}
 	if s.tsc0 == 0 {
-		s.retry = int64(calMin) // a bad reading: try again soon
+		s.retry = int64(time.Millisecond) // a bad reading: try again soon
 		return
 	}
 	el := s.start.Sub(s.cal.at)
 	if s.cal.tsc == 0 || s.tsc0 <= s.cal.tsc || el < 0 || el > calMaxAge {
 		s.cal = here // the first reading, or start over
-		s.retry = int64(calMin)
+		s.retry = int64(2 * provisionalMinEl)
 		return
 	}
 	ticks := s.tsc0 - s.cal.tsc
 	if el >= calMin && float64(s.cal.width+width) <= 2*calMaxErr*float64(ticks) {
 		// mult = el<<32 / ticks, computed in 128 bits.
-		if hi, lo := uint64(el)>>32, uint64(el)<<32; hi < ticks {
-			mult, _ := bits.Div64(hi, lo, ticks)
+		if mult, ok := rateOf(el, ticks); ok {
 			s.setRate(mult)
 		}
 		if el >= calRenew {
 			s.cal = here
 		}
-	} else if prev != nil && prev.mult != 0 {
+	} else if prev != nil && prev.mult != 0 && !prev.provisional {
 		s.setRate(prev.mult)
+	} else {
+		s.provisionalRate(el, ticks, width)
 	}
 	if s.mult == 0 {
-		s.retry = max(int64(calMin-el), int64(10*time.Millisecond))
+		s.retry = max(min(int64(calMin-el), 2*int64(el)), int64(100*time.Microsecond))
 	}
+}
+
+// provisionalRate uses the rate measured over el (shorter than calMin, or with readings too
+// wide for calMaxErr) for as long as it is good for: the derived time's error is at most
+// half this reading's width (its midpoint) plus the rate's relative error, half the two
+// readings' widths over the ticks between them, times the ticks since this reading. The
+// reading holds for as many ticks as keep that below provisionalMaxErr; then read takes a
+// new one and measures the rate over the longer time, so each span is some twenty times
+// the last (the widths are ~50 ns) until calMin gives the full rate. Without this a new
+// Logger would read the monotonic clock (~24 ns on a VM, against ~9 for the TSC) for its
+// first calMin: in a logging burst that starts with the Logger, that is a million records.
+func (s *second) provisionalRate(el time.Duration, ticks, width uint64) {
+	if el < provisionalMinEl {
+		return
+	}
+	mult, ok := rateOf(el, ticks)
+	if !ok {
+		return
+	}
+	budget := float64(provisionalMaxErr) * float64(ticks) / float64(el) // in ticks
+	span := (budget - float64(width)/2) * 2 * float64(ticks) / float64(s.cal.width+width)
+	if span < float64(ticks) {
+		return // the readings are too wide to gain anything
+	}
+	s.setRate(mult)
+	if s.mult != 0 && span < float64(s.maxTicks) {
+		s.maxTicks = uint64(span)
+		s.provisional = true
+	}
+}
+
+// provisionalMinEl is the least time a provisional rate is measured over, and
+// provisionalMaxErr the error it may cause.
+const (
+	provisionalMinEl  = 10 * time.Microsecond
+	provisionalMaxErr = time.Microsecond
+)
+
+// rateOf returns el<<32 / ticks, computed in 128 bits, if it fits in 64.
+func rateOf(el time.Duration, ticks uint64) (uint64, bool) {
+	hi, lo := uint64(el)>>32, uint64(el)<<32
+	if hi >= ticks {
+		return 0, false
+	}
+	mult, _ := bits.Div64(hi, lo, ticks)
+	return mult, true
 }
 
 // setRate sets mult unless it says the TSC runs below 50 MHz or above 20 GHz.

@@ -43,6 +43,52 @@ func TestClockTSC(t *testing.T) {
 	t.Logf("%d readings with the TSC; %.4f ns per tick", usedTSC, float64(s.mult)/(1<<32))
 }
 
+// TestClockTSCEarly checks that a new clock uses the TSC within a millisecond of its first
+// reading, with a provisional rate, and that those readings are as close to time.Now as the
+// fully calibrated ones.
+func TestClockTSCEarly(t *testing.T) {
+	if !tscReliable() {
+		t.Skip("no reliable TSC here")
+	}
+	for round := range 5 {
+		c := clock{tsc: true}
+		c.read()
+		first := time.Now()
+		const slack = 5 * time.Microsecond
+		var usedAt time.Duration = -1
+		var worst time.Duration
+		seconds := map[*second]bool{}
+		for time.Since(first) < 200*time.Millisecond {
+			before := time.Now()
+			ts := c.now()
+			after := time.Now()
+			got, err := time.Parse(time.RFC3339Nano, string(ts[:]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.Sub(before) > slack {
+				continue // preempted between the reads: no bound to check against
+			}
+			if got.Before(before.Add(-slack)) || got.After(after.Add(slack)) {
+				t.Fatalf("round %d: reading at %v: %v outside [%v, %v]", round, before.Sub(first), got, before.UTC(), after.UTC())
+			}
+			worst = max(worst, before.Sub(got), got.Sub(after))
+			s := c.cur.Load()
+			seconds[s] = true
+			if s.mult != 0 && usedAt < 0 {
+				usedAt = before.Sub(first)
+			}
+		}
+		t.Logf("round %d: TSC used from %v on; %d readings of the time; worst error %v", round, usedAt, len(seconds), worst)
+		if usedAt < 0 || usedAt > 5*time.Millisecond {
+			t.Errorf("round %d: the TSC was first used %v after the first reading, want within 5ms", round, usedAt)
+		}
+		if len(seconds) > 20 {
+			t.Errorf("round %d: %d readings of the time in 200ms, want a handful", round, len(seconds))
+		}
+	}
+}
+
 // TestClockTSCJump checks that a TSC reading far from the calibrated second falls back to a
 // fresh reading instead of extrapolating.
 func TestClockTSCJump(t *testing.T) {

@@ -79,6 +79,7 @@ func New(opts Options) (*Logger, error) {
 	}
 	c := &core{enc: newEncoder(o.Format)}
 	c.clock.tsc = tscReliable()
+	c.clock.read() // the first reading: the TSC's rate is measured from it
 	c.bufs.New = func() any { return &encBuf{b: make([]byte, 0, 1024)} }
 	c.level.Store(int64(o.Level))
 	ctr := new(counters)
