@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +22,14 @@ import (
 // a C thread pool. The channel stays the bounded FIFO; the count says how many of its Ops
 // are not claimed yet, and a worker receives only after it claimed one, so the receive
 // never parks.
+//
+// Spinning. A worker that has just run an Op looks for the next one for a while (spinFor,
+// yielding its CPU in between) before it sleeps, and so does a Reap that waits for a
+// completion (see poolQueue.Reap). A queue's owner resubmits as it reaps, so the next Op
+// usually arrives within microseconds; a worker asleep by then costs a futex wake and a
+// context switch per Op, and on a VM whose idle vCPUs halt, an exit to the hypervisor as well.
+// At most maxSpin workers spin at once (one per CPU: more could not run), and a spinning worker
+// counts as searching, so submitters wake no sleeper while it is there.
 type pool struct {
 	workers   int
 	reqs      chan *Op
@@ -30,6 +39,8 @@ type pool struct {
 	sleepers  atomic.Int32 // workers in (or about to enter) futex_wait
 	searching atomic.Int32 // workers awake and not running an Op
 	stop      atomic.Bool
+	spinning  atomic.Int32 // workers spinning before they sleep, at most maxSpin
+	maxSpin   int32
 	wg        sync.WaitGroup
 
 	mu     sync.RWMutex // senders hold it shared; close takes it
@@ -37,7 +48,8 @@ type pool struct {
 }
 
 func newPool(workers, queueLen int, locked bool, exec func(*Op)) *pool {
-	p := &pool{workers: workers, reqs: make(chan *Op, queueLen), exec: exec, locked: locked}
+	p := &pool{workers: workers, reqs: make(chan *Op, queueLen), exec: exec, locked: locked,
+		maxSpin: int32(max(1, min(workers, runtime.NumCPU())))}
 	p.wg.Add(workers)
 	for range workers {
 		go p.worker()
@@ -58,6 +70,7 @@ func (p *pool) worker() {
 	// its thread with it, so the threads go away with the pool.
 	runtime.LockOSThread()
 	p.searching.Add(1)
+	ran := false // ran an Op since it last slept: more are likely on their way
 	for {
 		v := p.avail.Load()
 		if v > 0 {
@@ -75,12 +88,19 @@ func (p *pool) worker() {
 				p.wakeIfIdle()
 			}
 			p.run(o)
+			ran = true
 			p.searching.Add(1)
 			continue
 		}
 		if p.stop.Load() {
 			p.searching.Add(-1)
 			return
+		}
+		if ran {
+			ran = false
+			if p.spin() {
+				continue
+			}
 		}
 		p.searching.Add(-1)
 		p.sleepers.Add(1)
@@ -89,6 +109,44 @@ func (p *pool) worker() {
 		}
 		p.sleepers.Add(-1)
 		p.searching.Add(1)
+	}
+}
+
+// spinFor is how long a worker or a Reap looks for work before it sleeps in futex(2): a few
+// times what the queue's owner needs to reap a completion and resubmit.
+const spinFor = 50 * time.Microsecond
+
+// spin waits up to spinFor for an Op to be posted, if fewer than maxSpin workers spin
+// already; true when one was. The caller still counts as searching, so posting wakes nobody.
+func (p *pool) spin() bool {
+	if p.spinning.Add(1) > p.maxSpin {
+		p.spinning.Add(-1)
+		return false
+	}
+	found := spinUntil(func() bool { return p.avail.Load() > 0 || p.stop.Load() })
+	p.spinning.Add(-1)
+	return found
+}
+
+// spinUntil polls cond for up to spinFor, giving the CPU to any other runnable thread between
+// polls (sched_yield: a CPU busy with a spinner does not halt, so a thread woken on it runs
+// at once). It makes no blocking system call, so it keeps its P, as a worker in its loop
+// does; it returns whether cond became true.
+func spinUntil(cond func() bool) bool {
+	var deadline time.Time
+	for i := 0; ; i++ {
+		if cond() {
+			return true
+		}
+		if i%8 == 0 {
+			now := time.Now()
+			if i == 0 {
+				deadline = now.Add(spinFor)
+			} else if now.After(deadline) {
+				return false
+			}
+		}
+		unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 }
 
@@ -343,6 +401,9 @@ func (q *poolQueue) Reap(out []*Op, min int) (int, error) {
 			select {
 			case o = <-q.done:
 			default:
+				// A worker is about to finish one of ours, or the next Op completes soon:
+				// look for a while before sleeping (see pool).
+				spinUntil(func() bool { return len(q.done) > 0 })
 				q.sleeping.Store(1) // see wakeReaper
 				select {
 				case o = <-q.done:
