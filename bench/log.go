@@ -22,17 +22,17 @@ import (
 //
 // Engines:
 //   - uring, thread, sync: uringd's logger (package logger) with that Engine, its defaults
-//     otherwise (128 KiB batches, 8 of them, PolicyBlock, JSON), typed fast API:
+//     otherwise (logger.DefaultBufferSize batches, 8 of them, PolicyBlock, JSON), typed fast API:
 //     l.Info("request", fields...).
 //   - zap: go.uber.org/zap, a JSON encoder (RFC 3339 nanosecond time, like ours) over a
-//     zapcore.BufferedWriteSyncer of 128 KiB on the file: records are encoded and buffered
+//     zapcore.BufferedWriteSyncer of the same size on the file: records are encoded and buffered
 //     in the caller, which also writes each full buffer.
 //   - zerolog: github.com/rs/zerolog over its diode writer (github.com/rs/zerolog/diode, a
 //     lock-free ring of 8192 records drained every 10 ms by a goroutine, as its README
-//     shows) over a 128 KiB bufio.Writer on the file: callers never block, and records the
+//     shows) over a bufio.Writer of that size on the file: callers never block, and records the
 //     drainer cannot keep up with are dropped and counted. zerolog's own default time format
 //     (RFC 3339, whole seconds) is kept: changing it means a package-wide variable.
-//   - slog: log/slog's JSONHandler over a 128 KiB bufio.Writer on the file (the handler's
+//   - slog: log/slog's JSONHandler over a bufio.Writer of that size on the file (the handler's
 //     mutex serialises callers; the caller that fills the buffer writes it).
 //
 // With Fsync every buffer written to the file is followed by fdatasync: for uring and thread

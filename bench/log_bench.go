@@ -162,7 +162,7 @@ func (b *LogBench) notes(rounds int) []string {
 			j.Producers, j.Records, j.Fields, rounds),
 		"rec/s counts records in the file from the first call until the logger's Close (or final flush) returned. p50 … max are the callers' latency per call, timed with two reads of Go's monotonic clock around each call; " +
 			"timer is the p50 of the same loop around an empty call (field building, the call, the clock reads), and net-p50, net-p99 are p50, p99 minus the empty call's.",
-		"uring, thread, sync: uringd's logger (128 KiB batches, 8 of them, PolicyBlock). zap: JSON encoder over a 128 KiB BufferedWriteSyncer. zerolog: diode writer (8192 records, 10 ms poll) over a 128 KiB bufio.Writer; its drops are records the diode overwrote. slog: JSONHandler over a 128 KiB bufio.Writer.",
+		fmt.Sprintf("uring, thread, sync: uringd's logger (%[1]d KiB batches, 8 of them, PolicyBlock). zap: JSON encoder over a %[1]d KiB BufferedWriteSyncer. zerolog: diode writer (8192 records, 10 ms poll) over a %[1]d KiB bufio.Writer; its drops are records the diode overwrote. slog: JSONHandler over a %[1]d KiB bufio.Writer.", logBufferSize>>10),
 		"fsync (scenarios ending in -fsync): fdatasync after every buffer written to the file — by the logger's writer goroutine for uring and thread, after every record in the caller for sync, " +
 			"and by a wrapper under zap's, zerolog's and slog's buffer (which have no such option), so the goroutine flushing their buffer (the caller for zap and slog, the diode's drainer for zerolog) waits for the disk once per buffer.",
 		"os_threads is the process's threads at peak (io_uring io-wq workers included, and counted apart in iowq_workers); idle_threads the same process before the logger was created" +
