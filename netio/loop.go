@@ -77,7 +77,7 @@ type loop struct {
 	accepting bool // an accept SQE is armed
 	stopping  bool
 	skipRead  bool // READs carry CQE_SKIP_SUCCESS
-	spliceOK  bool // large file pieces go by SPLICE
+	spliceOK  bool // large file pieces go by SPLICE (Config.Splice and the kernel has it)
 
 	inbox     inbox
 	entry     AccessEntry
@@ -125,7 +125,7 @@ func (l *loop) setupRing() error {
 	}
 	l.r, l.f = r, r.Features()
 	l.skipRead = l.f.CQESkip
-	l.spliceOK = l.f.Supports(ring.OpSplice)
+	l.spliceOK = l.s.cfg.Splice && l.f.Supports(ring.OpSplice)
 	if l.bufs, err = r.NewBufferGroup(uint16(l.id), recvBufCount, recvBufSize); err != nil {
 		r.Close()
 		return fmt.Errorf("netio: loop %d: receive buffers: %w", l.id, err)

@@ -31,6 +31,7 @@ type mode struct {
 func modes() []mode {
 	return []mode{
 		{"uring", Config{}},
+		{"uring-splice", Config{Splice: true}},
 		{"uring-threadpool", Config{FileIO: "threadpool", Threads: 4}},
 		{"uring-compat-5.10", Config{KernelCompat: "5.10"}},
 		{"std", Config{Net: "std"}},
