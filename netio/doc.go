@@ -1,4 +1,22 @@
 // Package netio owns the uringd HTTP/1.1 static file server: event loops that each own an
 // io_uring ring, connections, limits and shutdown. File IO goes through package fileio or the
 // loop's own ring; HTTP semantics live in pure functions that know nothing of io_uring.
+//
+// # Who owns which buffer
+//
+// Memory the kernel reads or writes while an operation is in flight is always on the heap
+// and stays referenced from the loop until the operation's completion is reaped:
+//
+//   - Receive buffers belong to the loop's provided-buffer group (package ring): the kernel
+//     picks one per receive; the loop copies the bytes into the connection's input buffer and
+//     hands the buffer back at once.
+//   - A connection's send buffer (16 KiB, or 256 KiB for large replies, from per-loop pools)
+//     is filled by READs and read by the linked SEND; the connection holds it until every
+//     CQE of that reply is reaped, then returns it to the pool.
+//   - Path, open_how and statx buffers of OPENAT2 and STATX live in the heap-allocated
+//     connection, never on a goroutine stack.
+//   - In threadpool mode the fileio.Ops (and the buffers they read into) are owned by the
+//     fileio Queue from Submit until Reap returns them to the loop.
+//   - Access-log lines are formatted into pooled buffers and copied by the AccessLogger
+//     during Log; nothing is kept after the call.
 package netio
