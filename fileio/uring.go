@@ -219,12 +219,7 @@ func (l *loop) push(o *Op) bool {
 		l.inTail.next = o
 	}
 	l.inTail = o
-	wake := l.sleeping
-	l.sleeping = false
-	l.mu.Unlock()
-	if wake {
-		l.nt.Wake()
-	}
+	l.unlockAndWake()
 	return true
 }
 
@@ -237,13 +232,18 @@ func (l *loop) requestCancel(o *Op) bool {
 		return false
 	}
 	l.cancels = append(l.cancels, o)
+	l.unlockAndWake()
+	return true
+}
+
+// unlockAndWake releases mu and wakes the loop if it sleeps: new work was posted under mu.
+func (l *loop) unlockAndWake() {
 	wake := l.sleeping
 	l.sleeping = false
 	l.mu.Unlock()
 	if wake {
 		l.nt.Wake()
 	}
-	return true
 }
 
 func (l *loop) close() error {

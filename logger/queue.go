@@ -139,16 +139,7 @@ func (q *queue) put(ctx context.Context, rec []byte) error {
 			// release shrinks it back.
 			wasEmpty := len(f.buf) == 0
 			f.buf = append(f.buf, rec...)
-			f.records++
-			q.accepted++
-			q.pending++
-			if q.pending > q.highWater {
-				q.highWater = q.pending
-			}
-			if wasEmpty && q.idle {
-				q.idle = false
-				q.signal()
-			}
+			q.appended(f, wasEmpty)
 			q.mu.Unlock()
 			return nil
 		}
@@ -220,6 +211,14 @@ func (q *queue) tryAppend(level Level, msg string, prefix []byte, fields []Field
 	}
 	wasEmpty := len(f.buf) == 0
 	f.buf = q.enc.record(f.buf, t, level, msg, prefix, fields)
+	q.appended(f, wasEmpty)
+	q.mu.Unlock()
+	return true
+}
+
+// appended counts a record just appended to f, the filling buffer, and wakes the writer if
+// it sleeps and the record is the buffer's first. The caller holds mu.
+func (q *queue) appended(f *batch, wasEmpty bool) {
 	f.records++
 	q.accepted++
 	q.pending++
@@ -230,8 +229,6 @@ func (q *queue) tryAppend(level Level, msg string, prefix []byte, fields []Field
 		q.idle = false
 		q.signal()
 	}
-	q.mu.Unlock()
-	return true
 }
 
 // take appends the sealed buffers, oldest first, to dst. With flush it first seals the

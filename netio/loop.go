@@ -754,6 +754,11 @@ func (l *loop) onSend(c *conn, res int32) {
 		l.send(c, c.outSent) // a partial send: the rest of the chunk
 		return
 	}
+	l.nextChunk(c)
+}
+
+// nextChunk sends the next part of c's reply, or finishes the reply when all is sent.
+func (l *loop) nextChunk(c *conn) {
 	if c.piece < len(c.rep.pieces) {
 		l.fillAndSend(c)
 		return
@@ -851,11 +856,7 @@ func (l *loop) onSpliceOut(c *conn, res int32) {
 		l.spliceOut(c) // the rest of what is in the pipe
 		return
 	}
-	if c.piece < len(c.rep.pieces) {
-		l.fillAndSend(c)
-		return
-	}
-	l.finishReply(c)
+	l.nextChunk(c)
 }
 
 // putOut returns c's send buffer to its pool; only called when no SQE uses it any more.
