@@ -70,8 +70,17 @@ func TestFastPath(t *testing.T) {
 	path := logPath(t)
 	l := newLogger(t, Options{Path: path, Engine: EngineThread})
 	q := l.core.q
-	if !q.tryAppend(LevelInfo, "fast", nil, []Field{Int("seq", 0)}) {
-		t.Fatal("plain fields, free lock: the fast path was not taken")
+	// The writer goroutine takes the queue's lock now and then (it may be starting up, and
+	// on an emulated kernel it can be descheduled while holding it), so a refused fast path
+	// is retried for a while; refusing for 5 s means it refuses a free lock too.
+	fast := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if fast = q.tryAppend(LevelInfo, "fast", nil, []Field{Int("seq", 0)}); fast {
+			break
+		}
+	}
+	if !fast {
+		t.Fatal("plain fields: the fast path was not taken in 5 s of tries")
 	}
 	if q.tryAppend(LevelInfo, "slow", nil, []Field{Int("seq", 1), Err(errors.New("boom"))}) {
 		t.Fatal("an Err field took the fast path")
