@@ -1,6 +1,7 @@
 package logger
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -139,4 +140,30 @@ func TestAppendUint(t *testing.T) {
 		checkU(v)
 		checkI(int64(v))
 	}
+}
+
+// TestPut9 compares put9 with strconv: every value below 10^6, every multiple of 997 below
+// 10^9, the values around each power of ten, and the largest.
+func TestPut9(t *testing.T) {
+	var b [9]byte
+	check := func(n int64) {
+		put9(b[:], n)
+		if want := fmt.Sprintf("%09d", n); string(b[:]) != want {
+			t.Fatalf("put9(%d) = %s, want %s", n, b[:], want)
+		}
+	}
+	for n := range int64(1e6) {
+		check(n)
+	}
+	for n := int64(0); n < 1e9; n += 997 {
+		check(n)
+	}
+	for _, p := range pow10[:10] {
+		for d := int64(-2); d <= 2; d++ {
+			if v := int64(p) + d; v >= 0 && v < 1e9 {
+				check(v)
+			}
+		}
+	}
+	check(999999999)
 }

@@ -311,10 +311,15 @@ func (e jsonEncoder) field(dst []byte, f *Field) []byte {
 }
 
 // member appends f as "key":value, without a separator. f.kind is not kindSkip.
-func (jsonEncoder) member(dst []byte, f *Field) []byte {
+func (e jsonEncoder) member(dst []byte, f *Field) []byte {
 	dst = append(dst, '"')
 	dst = appendEscaped(dst, f.Key)
 	dst = append(dst, '"', ':')
+	return e.value(dst, f)
+}
+
+// value appends f's value. f.kind is not kindSkip.
+func (jsonEncoder) value(dst []byte, f *Field) []byte {
 	switch f.kind {
 	case kindString, kindBytes:
 		dst = append(dst, '"')

@@ -189,10 +189,16 @@ func (q *queue) put(ctx context.Context, rec []byte) error {
 //
 // The clock is read before mu is taken, so the critical section is the encoding and the
 // bookkeeping. recordBound guarantees the record fits in the room checked beforehand, so
-// append never reallocates the batch buffer.
+// the batch buffer is never reallocated: JSON records are written by appendJSONRecord,
+// which writes at an index into that room (fastSlack bytes more than the bound), logfmt
+// records by the general encoder.
 func (q *queue) tryAppend(level Level, msg string, prefix []byte, fields []Field) bool {
 	need := recordBound(msg, prefix, fields)
-	if need < 0 || need > q.size {
+	if need < 0 {
+		return false
+	}
+	need += fastSlack
+	if need > q.size {
 		return false
 	}
 	t := q.clock.read()
@@ -210,7 +216,11 @@ func (q *queue) tryAppend(level Level, msg string, prefix []byte, fields []Field
 		return false
 	}
 	wasEmpty := len(f.buf) == 0
-	f.buf = q.enc.record(f.buf, t, level, msg, prefix, fields)
+	if q.enc.logfmt {
+		f.buf = q.enc.record(f.buf, t, level, msg, prefix, fields)
+	} else {
+		f.buf = appendJSONRecord(f.buf, t, level, msg, prefix, fields)
+	}
 	q.appended(f, wasEmpty)
 	q.mu.Unlock()
 	return true
