@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // BenchmarkInfo is one caller logging a message with four fields, per engine. ns/op is the
@@ -36,24 +33,15 @@ func BenchmarkInfo(b *testing.B) {
 // a record number, then method="GET", status=200, ok=true, from a slice built once (the
 // number is set per call). ns/op is the caller's CPU per record, which is what limits
 // records/s with one producer; the writer goroutine works on the other core.
-//
-// caller-cpu-ns/op is the CPU time of the caller's thread per call (getrusage
-// RUSAGE_THREAD): ns/op minus the time the caller spent descheduled, for instance while
-// the kernel's io-wq workers copied earlier batches into the page cache on its core.
 func BenchmarkInfo4Fields(b *testing.B) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	l := newLogger(b, Options{Path: logPath(b), Engine: EngineUring})
 	fs := []Field{Int("seq", 0), String("method", "GET"), Int("status", 200), Bool("ok", true)}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, n := threadCPU(), 0
 	for i := 0; b.Loop(); i++ {
 		fs[0] = Int("seq", i)
 		l.Info("request", fs...)
-		n++
 	}
-	b.ReportMetric(float64(threadCPU()-cpu0)/float64(n), "caller-cpu-ns/op")
 	b.StopTimer()
 	l.Close()
 	reportStats(b, l)
@@ -146,15 +134,6 @@ func reportStats(b *testing.B, l *Logger) {
 }
 
 var _ = fmt.Sprint
-
-// threadCPU is the CPU time the calling OS thread has used, user and system.
-func threadCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkEncode4Fields is the encoding alone of BenchmarkInfo4Fields's record: the clock
 // read and the encoding into a batch-sized buffer, without the queue's lock or a writer
