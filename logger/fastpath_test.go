@@ -14,40 +14,13 @@ import (
 // fields that run the caller's code make recordBound refuse.
 func TestRecordBound(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	strs := append([]string(nil), trickyStrings...)
-	strs = append(strs, strings.Repeat("\x01", 50), strings.Repeat("\xff", 50), strings.Repeat("\u2028", 20))
-	for range 500 {
-		strs = append(strs, randomString(r))
-	}
-	pick := func() string { return strs[r.IntN(len(strs))] }
+	pick := stringPicker(r, 500, strings.Repeat("\x01", 50), strings.Repeat("\xff", 50), strings.Repeat("\u2028", 20))
 	var c clock
 	levels := []Level{LevelDebug, LevelInfo, LevelWarn, LevelError, LevelInfo + 2, Level(math.MinInt32)}
 	for _, format := range []Format{FormatJSON, FormatLogfmt} {
 		enc := newEncoder(format)
 		for range 3000 {
-			var fs []Field
-			for range r.IntN(8) {
-				switch r.IntN(9) {
-				case 0:
-					fs = append(fs, String(pick(), pick()))
-				case 1:
-					fs = append(fs, Bytes(pick(), []byte(pick())))
-				case 2:
-					fs = append(fs, Int64(pick(), math.MinInt64))
-				case 3:
-					fs = append(fs, Uint64(pick(), math.MaxUint64))
-				case 4:
-					fs = append(fs, Float64(pick(), -math.MaxFloat64*r.Float64()))
-				case 5:
-					fs = append(fs, Duration(pick(), time.Duration(math.MinInt64)))
-				case 6:
-					fs = append(fs, Time(pick(), time.Unix(-1<<40, 1)))
-				case 7:
-					fs = append(fs, Bool(pick(), true), Float64(pick(), math.Inf(-1)))
-				default:
-					fs = append(fs, Err(nil))
-				}
-			}
+			fs := randomPlainFields(r, pick)
 			msg := pick()
 			prefix := enc.field(nil, "", String(pick(), pick()))
 			lvl := levels[r.IntN(len(levels))]

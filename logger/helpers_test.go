@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // engines are all engines; tests that matter for each run once per engine.
@@ -83,4 +86,49 @@ func countLines(t testing.TB, path string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// stringPicker returns a function that picks one of trickyStrings, extra and n random
+// strings (randomString) at random.
+func stringPicker(r *rand.Rand, n int, extra ...string) func() string {
+	strs := append(append([]string(nil), trickyStrings...), extra...)
+	for range n {
+		strs = append(strs, randomString(r))
+	}
+	return func() string { return strs[r.IntN(len(strs))] }
+}
+
+// randomPlainFields returns up to 8 random fields of every kind the fast path encodes (no
+// Err with an error, Stringer or Any), keys and strings drawn by pick, numbers random or at
+// their extremes.
+func randomPlainFields(r *rand.Rand, pick func() string) []Field {
+	var fs []Field
+	for range r.IntN(9) {
+		switch r.IntN(11) {
+		case 0:
+			fs = append(fs, String(pick(), pick()))
+		case 1:
+			fs = append(fs, Bytes(pick(), []byte(pick())))
+		case 2:
+			fs = append(fs, Int64(pick(), r.Int64()-r.Int64()), Int(pick(), r.IntN(1000)))
+		case 3:
+			fs = append(fs, Uint64(pick(), r.Uint64()>>r.IntN(64)))
+		case 4:
+			fs = append(fs, Float64(pick(), r.NormFloat64()*math.Pow(10, float64(r.IntN(40)-20))))
+		case 5:
+			fs = append(fs, Duration(pick(), time.Duration(r.Int64N(1e12))))
+		case 6:
+			fs = append(fs, Time(pick(), time.Unix(r.Int64N(1<<33), r.Int64N(1e9))))
+		case 7:
+			fs = append(fs, Bool(pick(), r.IntN(2) == 0), Float64(pick(), math.Inf(-1)))
+		case 8:
+			fs = append(fs, Int64(pick(), math.MinInt64), Uint64(pick(), math.MaxUint64), Int(pick(), 0))
+		case 9:
+			fs = append(fs, Float64(pick(), -math.MaxFloat64*r.Float64()), Duration(pick(), time.Duration(math.MinInt64)),
+				Time(pick(), time.Unix(-1<<40, 1)))
+		default:
+			fs = append(fs, Err(nil))
+		}
+	}
+	return fs
 }

@@ -2,11 +2,9 @@ package logger
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestJSONFastMatches holds appendJSONRecord (the fast path's encoder) to encoder.record,
@@ -15,41 +13,13 @@ import (
 // of a buffer with no more spare capacity than the fast path guarantees.
 func TestJSONFastMatches(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	strs := append([]string{"", "request", "GET", "a\"b", "\\", "tab\there", "é", "\u2028", "\xff",
-		strings.Repeat("x", 16), strings.Repeat("y", 17), strings.Repeat("z", 15) + "\n"}, trickyStrings...)
-	for range 300 {
-		strs = append(strs, randomString(r))
-	}
-	pick := func() string { return strs[r.IntN(len(strs))] }
+	pick := stringPicker(r, 300, "", "request", "GET", "a\"b", "\\", "tab\there", "é", "\u2028", "\xff",
+		strings.Repeat("x", 16), strings.Repeat("y", 17), strings.Repeat("z", 15)+"\n")
 	var c clock
 	enc := newEncoder(FormatJSON)
 	levels := []Level{LevelDebug, LevelInfo, LevelWarn, LevelError, LevelInfo + 2, LevelDebug - 3}
 	for n := range 20000 {
-		var fs []Field
-		for range r.IntN(9) {
-			switch r.IntN(10) {
-			case 0:
-				fs = append(fs, String(pick(), pick()))
-			case 1:
-				fs = append(fs, Bytes(pick(), []byte(pick())))
-			case 2:
-				fs = append(fs, Int64(pick(), r.Int64()-r.Int64()), Int(pick(), r.IntN(1000)))
-			case 3:
-				fs = append(fs, Uint64(pick(), r.Uint64()>>r.IntN(64)))
-			case 4:
-				fs = append(fs, Float64(pick(), r.NormFloat64()*math.Pow(10, float64(r.IntN(40)-20))))
-			case 5:
-				fs = append(fs, Duration(pick(), time.Duration(r.Int64N(1e12))))
-			case 6:
-				fs = append(fs, Time(pick(), time.Unix(r.Int64N(1<<33), r.Int64N(1e9))))
-			case 7:
-				fs = append(fs, Bool(pick(), r.IntN(2) == 0))
-			case 8:
-				fs = append(fs, Int(pick(), math.MinInt64), Uint64(pick(), math.MaxUint64), Int(pick(), 0))
-			default:
-				fs = append(fs, Err(nil))
-			}
-		}
+		fs := randomPlainFields(r, pick)
 		var prefix []byte
 		if n%3 == 0 {
 			prefix = enc.field(nil, "", String(pick(), pick()))
