@@ -2,7 +2,6 @@ package fileio
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,12 +15,13 @@ import (
 // pool is a set of worker goroutines fed by a bounded channel: the threadpool engine's
 // (locked to OS threads) and the std engine's Queue (plain goroutines).
 //
-// Idle workers sleep in futex(2) on a count of queued Ops, not in a channel receive: a
-// goroutine locked to its thread that parks in the Go scheduler costs two thread handoffs per
-// wakeup (the P is handed to the locked thread and back), while a futex wakeup is one, as in
-// a C thread pool. The channel stays the bounded FIFO; the count says how many of its Ops
-// are not claimed yet, and a worker receives only after it claimed one, so the receive
-// never parks.
+// Idle workers sleep in futex(2), each on a word of its own, on a stack of idle workers, not
+// in a channel receive: a goroutine locked to its thread that parks in the Go scheduler costs
+// two thread handoffs per wakeup (the P is handed to the locked thread and back), while a
+// futex wakeup is one, as in a C thread pool. The channel stays the bounded FIFO; a count
+// (avail) says how many of its Ops are not claimed yet, and a worker receives only after it
+// claimed one, so the receive never parks. Whoever posts Ops wakes as many idle workers as
+// there are Ops no searching worker will take (see wake).
 //
 // Spinning. A worker that has just run an Op looks for the next one for a while (spinFor,
 // yielding its CPU in between) before it sleeps, and so does a Reap that waits for a
@@ -29,19 +29,24 @@ import (
 // usually arrives within microseconds; a worker asleep by then costs a futex wake and a
 // context switch per Op, and on a VM whose idle vCPUs halt, an exit to the hypervisor as well.
 // At most maxSpin workers spin at once (one per CPU: more could not run), and a spinning worker
-// counts as searching, so submitters wake no sleeper while it is there.
+// counts as searching, so submitters wake no sleeper for the Op it will take.
 type pool struct {
 	workers   int
 	reqs      chan *Op
 	exec      func(*Op)
 	locked    bool
-	avail     atomic.Int32 // Ops in reqs that no worker has claimed; futex word
-	sleepers  atomic.Int32 // workers in (or about to enter) futex_wait
-	searching atomic.Int32 // workers awake and not running an Op
+	avail     atomic.Int32 // Ops in reqs that no worker has claimed
+	searching atomic.Int32 // workers awake (or woken) and not running an Op
 	stop      atomic.Bool
 	spinning  atomic.Int32 // workers spinning before they sleep, at most maxSpin
 	maxSpin   int32
 	wg        sync.WaitGroup
+
+	// Idle workers (locked pools): a stack of worker indexes, each asleep on its own futex
+	// word, so that a waker wakes one particular worker and counts it as searching before it
+	// runs (see wake).
+	ws       []poolWorker
+	idleHead atomic.Uint64 // version<<32 | (index+1) of the top idle worker; 0 in the low half: none
 
 	mu     sync.RWMutex // senders hold it shared; close takes it
 	closed bool
@@ -50,14 +55,51 @@ type pool struct {
 func newPool(workers, queueLen int, locked bool, exec func(*Op)) *pool {
 	p := &pool{workers: workers, reqs: make(chan *Op, queueLen), exec: exec, locked: locked,
 		maxSpin: int32(max(1, min(workers, runtime.NumCPU())))}
+	if locked {
+		p.ws = make([]poolWorker, workers)
+	}
 	p.wg.Add(workers)
-	for range workers {
-		go p.worker()
+	for i := range workers {
+		go p.worker(i)
 	}
 	return p
 }
 
-func (p *pool) worker() {
+// poolWorker is a locked pool's worker as the idle stack sees it.
+type poolWorker struct {
+	woken atomic.Int32 // futex word: 0 while idle, 1 once a waker took it off the stack
+	next  atomic.Int32 // index+1 of the worker below it on the idle stack
+}
+
+// pushIdle puts worker i on the idle stack.
+func (p *pool) pushIdle(i int) {
+	w := &p.ws[i]
+	for {
+		h := p.idleHead.Load()
+		w.next.Store(int32(uint32(h)))
+		if p.idleHead.CompareAndSwap(h, (h>>32+1)<<32|uint64(i+1)) {
+			return
+		}
+	}
+}
+
+// popIdle takes the top worker off the idle stack; -1 when it is empty. The version in the
+// head's upper half makes a stale next harmless (ABA).
+func (p *pool) popIdle() int {
+	for {
+		h := p.idleHead.Load()
+		top := int(uint32(h))
+		if top == 0 {
+			return -1
+		}
+		next := uint64(uint32(p.ws[top-1].next.Load()))
+		if p.idleHead.CompareAndSwap(h, (h>>32+1)<<32|next) {
+			return top - 1
+		}
+	}
+}
+
+func (p *pool) worker(id int) {
 	defer p.wg.Done()
 	if !p.locked {
 		// Plain goroutines (the std engine's Queue) park in the Go scheduler as usual.
@@ -69,6 +111,8 @@ func (p *pool) worker() {
 	// Never unlocked: when the pool closes the goroutine exits locked and the runtime ends
 	// its thread with it, so the threads go away with the pool.
 	runtime.LockOSThread()
+	w := &p.ws[id]
+	var lastSched time.Time
 	p.searching.Add(1)
 	ran := false // ran an Op since it last slept: more are likely on their way
 	for {
@@ -82,12 +126,14 @@ func (p *pool) worker() {
 			if !ok {
 				return // closed
 			}
-			// Stopping searching, look again: an Op posted while we were the searcher
-			// woke nobody, counting on us. Pass the wakeup on rather than leave it.
-			if p.avail.Load() > 0 {
-				p.wakeIfIdle()
-			}
+			// Stopping searching, look again: Ops posted while we were a searcher woke
+			// nobody, counting on us.
+			p.wake()
 			p.run(o)
+			if now := time.Now(); now.Sub(lastSched) >= schedEvery {
+				lastSched = now
+				runtime.Gosched()
+			}
 			ran = true
 			p.searching.Add(1)
 			continue
@@ -102,15 +148,31 @@ func (p *pool) worker() {
 				continue
 			}
 		}
+		// Sleep. On the idle stack first, then no longer searching, then look again: a
+		// poster that still counted us woke nobody, one that did not finds us on the stack.
+		w.woken.Store(0)
+		p.pushIdle(id)
 		p.searching.Add(-1)
-		p.sleepers.Add(1)
-		if p.avail.Load() == v && !p.stop.Load() {
-			futexWait(&p.avail, v)
+		if p.stop.Load() {
+			p.wakeIdle()
+		} else {
+			p.wake()
 		}
-		p.sleepers.Add(-1)
-		p.searching.Add(1)
+		for w.woken.Load() == 0 {
+			futexWait(&w.woken, 0)
+		}
+		// Whoever woke us counted us as searching already.
 	}
 }
+
+// schedEvery is how often a busy worker passes through the Go scheduler (runtime.Gosched,
+// after an Op, never while one waits for it). A locked worker otherwise never does: its P's
+// scheduling tick stands still, and after 10ms the runtime's monitor (sysmon) treats it as
+// a goroutine that refuses to yield, takes its P away in every pread, and polls every 20µs
+// instead of backing off (see package internal/sched). A Gosched costs a locked goroutine
+// two thread handoffs, so it comes as rarely as it can: just inside the 10ms. Measured
+// against 5ms (internal/sched.Every) and none: 32 workers, 4 KiB O_DIRECT random reads.
+const schedEvery = 9 * time.Millisecond
 
 // spinFor is how long a worker or a Reap looks for work before it sleeps in futex(2): a few
 // times what the queue's owner needs to reap a completion and resubmit.
@@ -192,19 +254,42 @@ func (p *pool) posted() {
 		return
 	}
 	p.avail.Add(1)
-	p.wakeIfIdle()
+	p.wake()
 }
 
-// wakeIfIdle wakes a sleeping worker unless one is awake and looking for work already. Like
-// the Go scheduler's spinning threads, this keeps the wakeups off the submitter when Ops come
-// in bursts: the woken worker wakes the next one if it leaves Ops behind. It is safe because
-// every worker that stops searching, to sleep or to run an Op, looks at the count again
-// after it stopped counting as a searcher: the sleeper does not sleep, the runner wakes
-// another.
-func (p *pool) wakeIfIdle() {
-	if p.searching.Load() == 0 && p.sleepers.Load() > 0 {
-		futexWake(&p.avail, 1)
+// wake wakes idle workers while fewer workers search than Ops wait unclaimed: a burst of
+// Ops wakes as many workers at once, rather than one that wakes the next, each wakeup's
+// latency adding up. A woken worker counts as searching from the moment it is chosen, so
+// a burst wakes no more workers than it has Ops. It is safe because every worker that
+// stops searching, to sleep or to run an Op, looks at the count again after it stopped
+// counting as a searcher (and a sleeper is on the idle stack before that).
+func (p *pool) wake() {
+	for {
+		s := p.searching.Load()
+		if s >= p.avail.Load() {
+			return
+		}
+		if !p.searching.CompareAndSwap(s, s+1) {
+			continue
+		}
+		if !p.wakeIdle() {
+			p.searching.Add(-1) // every worker is busy or searching
+			return
+		}
 	}
+}
+
+// wakeIdle wakes the top idle worker, false when there is none. The caller counted it as
+// searching.
+func (p *pool) wakeIdle() bool {
+	i := p.popIdle()
+	if i < 0 {
+		return false
+	}
+	w := &p.ws[i]
+	w.woken.Store(1)
+	futexWake(&w.woken, 1)
+	return true
 }
 
 // trySend hands o to a worker without blocking; false when the channel is full.
@@ -224,8 +309,9 @@ func (p *pool) trySend(o *Op) (bool, error) {
 }
 
 // close stops the workers once they have run what is queued, and waits for them. Closing
-// reqs and bumping avail (the futex word) reaches every worker: one about to sleep finds the
-// word changed, claims, receives from the closed channel, and exits.
+// reqs, bumping avail and waking every idle worker reaches every worker: an awake one claims,
+// receives from the closed channel, and exits; one that goes idle later sees stop and wakes
+// itself (or another idle worker, which exits and so on).
 func (p *pool) close() {
 	p.mu.Lock()
 	if !p.closed {
@@ -233,7 +319,15 @@ func (p *pool) close() {
 		close(p.reqs)
 		p.stop.Store(true)
 		p.avail.Add(1 << 30)
-		futexWake(&p.avail, math.MaxInt32)
+		if p.locked {
+			for {
+				p.searching.Add(1)
+				if !p.wakeIdle() {
+					p.searching.Add(-1)
+					break
+				}
+			}
+		}
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
