@@ -64,8 +64,11 @@ type conn struct {
 	outLen       int
 	outSent      int
 	readFailed   bool
+	more         bool         // the chunk being sent is a head whose body follows: MSG_MORE
 	pipe         [2]int       // for SPLICE of large files: read end, write end (0: none yet)
 	spliceLeft   int          // bytes in the pipe still to go to the socket
+	nonblock     bool         // O_NONBLOCK is set on fd (for sendfile)
+	pollOut      bool         // a POLL for writability is armed (sendfile met a full socket)
 	readsPending int          // threadpool reads of the current chunk not yet completed
 	ops          [8]fileio.Op // those reads, owned by the fileio queue until reaped
 	poolBusy     int          // threadpool operations in flight for this conn
@@ -80,6 +83,7 @@ func (c *conn) open(fd int) {
 	c.inflight = 0
 	c.recvArmed, c.recvStarved, c.closing, c.closeQueued, c.eof = false, false, false, false, false
 	c.readable = false
+	c.more, c.nonblock, c.pollOut = false, false, false
 	c.waitHead, c.indexTry = false, false
 	c.in, c.inOff, c.skip = c.in[:0], 0, 0
 	c.openFd = -1

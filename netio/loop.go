@@ -33,6 +33,7 @@ const (
 	opPoll
 	opSpliceIn
 	opSpliceOut
+	opPollOut
 )
 
 func ud(op uint8, slot int32, gen uint32) uint64 {
@@ -76,8 +77,10 @@ type loop struct {
 	yield     sched.Yielder
 	accepting bool // an accept SQE is armed
 	stopping  bool
-	skipRead  bool // READs carry CQE_SKIP_SUCCESS
-	spliceOK  bool // large file pieces go by SPLICE (Config.Splice and the kernel has it)
+	skipRead  bool             // READs carry CQE_SKIP_SUCCESS
+	large     largePath        // how file pieces of largeMin bytes and more are sent (Config.LargeFiles)
+	cstat     unix.Cachestat_t // cachestat(2)'s answer (synchronous: no ownership across calls)
+	crange    unix.CachestatRange
 
 	inbox     inbox
 	entry     AccessEntry
@@ -125,7 +128,7 @@ func (l *loop) setupRing() error {
 	}
 	l.r, l.f = r, r.Features()
 	l.skipRead = l.f.CQESkip
-	l.spliceOK = l.s.cfg.Splice && l.f.Supports(ring.OpSplice)
+	l.large = l.s.largePath(l.f, l.pool != nil)
 	if l.bufs, err = r.NewBufferGroup(uint16(l.id), recvBufCount, recvBufSize); err != nil {
 		r.Close()
 		return fmt.Errorf("netio: loop %d: receive buffers: %w", l.id, err)
@@ -292,6 +295,9 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 	case opSpliceOut:
 		c.inflight--
 		l.onSpliceOut(c, res)
+	case opPollOut:
+		c.inflight--
+		l.onPollOut(c, res)
 	case opRead:
 		l.onRead(c, res)
 	case opSend:
@@ -651,8 +657,9 @@ func (l *loop) fillAndSend(c *conn) {
 	if c.file != nil {
 		fd = c.file.fd
 	}
-	if l.pool == nil && l.spliceOK && c.piece < len(rep.pieces) {
-		if p := &rep.pieces[c.piece]; p.file && p.n-c.pieceDone >= spliceMin && l.splice(c, fd, p) {
+	c.more = false
+	if l.large != largeRead && c.piece < len(rep.pieces) {
+		if p := &rep.pieces[c.piece]; p.file && p.n >= largeMin && l.sendLarge(c, fd, p) {
 			return
 		}
 	}
@@ -663,8 +670,14 @@ func (l *loop) fillAndSend(c *conn) {
 	nreads := 0
 	for c.piece < len(rep.pieces) && c.outLen < len(c.out) && nreads < len(reads) {
 		p := &rep.pieces[c.piece]
-		if l.spliceOK && l.pool == nil && p.file && p.n-c.pieceDone >= spliceMin && c.outLen > 0 {
-			break // send what is gathered; the big file piece goes by splice next
+		if l.large != largeRead && p.file && p.n >= largeMin && c.outLen > 0 {
+			// Send what is gathered (the head); the large piece goes by sendfile or splice
+			// next. MSG_MORE keeps the head in the socket until the body joins it: sent
+			// alone it is a small segment of its own, and on loopback that halved the
+			// 1 MiB throughput (the receiver then acks more, and the sender's segments go
+			// out from the receiver's ACK processing; README).
+			c.more = true
+			break
 		}
 		space := len(c.out) - c.outLen
 		if !p.file {
@@ -679,6 +692,9 @@ func (l *loop) fillAndSend(c *conn) {
 		n := p.n - c.pieceDone
 		if n > int64(space) {
 			n = int64(space)
+		}
+		if p.n >= largeMin {
+			l.s.large[largeRead].Add(n)
 		}
 		reads[nreads] = struct {
 			lo, n int
@@ -718,7 +734,11 @@ func (l *loop) fillAndSend(c *conn) {
 
 func (l *loop) send(c *conn, from int) {
 	sqe := l.getSQE()
-	sqe.PrepSend(c.fd, c.out[from:c.outLen], unix.MSG_NOSIGNAL)
+	flags := unix.MSG_NOSIGNAL
+	if c.more {
+		flags |= unix.MSG_MORE
+	}
+	sqe.PrepSend(c.fd, c.out[from:c.outLen], flags)
 	sqe.UserData = ud(opSend, c.slot, c.gen)
 	c.inflight++
 }
@@ -797,68 +817,6 @@ func (l *loop) finishReply(c *conn) {
 	l.process(c)
 }
 
-const (
-	spliceMin  = 64 << 10 // file pieces from this size on go file→pipe→socket
-	spliceSize = 1 << 20  // per splice pair (the pipe is sized to it where the kernel allows)
-)
-
-// splice sends the next part of file piece p without copying it through user memory: SPLICE
-// file→pipe linked to SPLICE pipe→socket. Both run on io-wq workers (file splices cannot be
-// done non-blocking), which is why only large pieces take this path.
-func (l *loop) splice(c *conn, fd int, p *piece) bool {
-	if c.pipe[0] <= 0 {
-		var fds [2]int
-		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-			return false
-		}
-		unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, spliceSize)
-		c.pipe = fds
-	}
-	n := p.n - c.pieceDone
-	if n > spliceSize {
-		n = spliceSize
-	}
-	sqe := l.getSQE()
-	sqe.PrepSplice(fd, p.off+c.pieceDone, c.pipe[1], -1, uint32(n), 0)
-	sqe.UserData = ud(opSpliceIn, c.slot, c.gen)
-	sqe.Flags |= ring.SQEIOLink
-	if l.skipRead {
-		sqe.Flags |= ring.SQECQESkipSuccess
-	} else {
-		c.inflight++
-	}
-	c.spliceLeft = int(n)
-	l.spliceOut(c)
-	c.pieceDone += n
-	if c.pieceDone == p.n {
-		c.piece, c.pieceDone = c.piece+1, 0
-	}
-	return true
-}
-
-func (l *loop) spliceOut(c *conn) {
-	sqe := l.getSQE()
-	sqe.PrepSplice(c.pipe[0], -1, c.fd, -1, uint32(c.spliceLeft), 0)
-	sqe.UserData = ud(opSpliceOut, c.slot, c.gen)
-	c.inflight++
-}
-
-func (l *loop) onSpliceOut(c *conn, res int32) {
-	if c.closing {
-		return
-	}
-	if res <= 0 {
-		l.closeConn(c) // the pipe may hold part of the file: it goes with the connection
-		return
-	}
-	c.spliceLeft -= int(res)
-	if c.spliceLeft > 0 {
-		l.spliceOut(c) // the rest of what is in the pipe
-		return
-	}
-	l.nextChunk(c)
-}
-
 // putOut returns c's send buffer to its pool; only called when no SQE uses it any more.
 func (l *loop) putOut(c *conn) {
 	if c.out == nil {
@@ -889,12 +847,19 @@ func (l *loop) closeConn(c *conn) {
 	if c.recvArmed {
 		// shutdown() ends an armed recv or poll on most kernels; cancel both to be sure.
 		for _, op := range [2]uint8{opRecv, opPoll} {
-			sqe := l.getSQE()
-			sqe.PrepCancel(ud(op, c.slot, c.gen), 0)
-			sqe.UserData = ud(opCancel, 0, 0)
+			l.cancel(ud(op, c.slot, c.gen))
 		}
 	}
+	if c.pollOut {
+		l.cancel(ud(opPollOut, c.slot, c.gen))
+	}
 	l.maybeRelease(c)
+}
+
+func (l *loop) cancel(target uint64) {
+	sqe := l.getSQE()
+	sqe.PrepCancel(target, 0)
+	sqe.UserData = ud(opCancel, 0, 0)
 }
 
 func (l *loop) maybeRelease(c *conn) {

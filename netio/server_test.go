@@ -31,7 +31,8 @@ type mode struct {
 func modes() []mode {
 	return []mode{
 		{"uring", Config{}},
-		{"uring-splice", Config{Splice: true}},
+		{"uring-splice", Config{LargeFiles: "splice"}},
+		{"uring-read", Config{LargeFiles: "read"}},
 		{"uring-threadpool", Config{FileIO: "threadpool", Threads: 4}},
 		{"uring-compat-5.10", Config{KernelCompat: "5.10"}},
 		{"std", Config{Net: "std"}},

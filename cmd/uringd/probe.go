@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/uringd/uringd/netio"
 	"github.com/uringd/uringd/ring"
 )
 
@@ -106,7 +107,8 @@ func buildProbeReport(compat string) *probeReport {
 		{"multishot recv (serve)", "6.0", f.MultishotRecv, "a single RECV re-armed after each read"},
 		{"provided buffer ring (serve)", "5.19", f.BufRing, "PROVIDE_BUFFERS SQEs"},
 		{"skip successful file READ CQEs (serve)", "5.17", f.CQESkip, "every READ posts a CQE"},
-		{"zero-copy large files: SPLICE file→pipe→socket (serve --splice)", "5.7", f.Supports(ring.OpSplice), "READ into a buffer, then SEND"},
+		{"large files by sendfile(2) from the loop, cached ranges (serve; cachestat)", "6.5", netio.SendfileUsable(f), "READ into a buffer, then SEND"},
+		{"zero-copy large files: SPLICE file→pipe→socket (serve --large-files splice)", "5.7", f.Supports(ring.OpSplice), "READ into a buffer, then SEND"},
 		{"batched wakeups (serve)", "6.12", f.MinTimeout, "the loop wakes for every completion"},
 		{"single issuer + deferred task run (serve)", "6.1", f.DeferTaskrun, "COOP_TASKRUN, else interrupting task work"},
 		{"wait with timeout in one enter", "5.11", f.ExtArg, "a TIMEOUT SQE per timed wait"},

@@ -32,7 +32,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "idle-timeout", Value: netioDefault("idle-timeout"), Usage: "keep-alive idle time"},
 			&cli.DurationFlag{Name: "write-timeout", Value: netioDefault("write-timeout"), Usage: "time allowed to send a response"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: netioDefault("shutdown-timeout"), Usage: "time in-flight responses get at SIGINT/SIGTERM"},
-			&cli.BoolFlag{Name: "splice", Usage: "send large files (64 KiB pieces and up) by SPLICE file→pipe→socket on kernel io-wq threads instead of READ+SEND: less CPU, steadier only when clients are elsewhere"},
+			&cli.StringFlag{Name: "large-files", Value: "sendfile", Usage: "how file pieces of 64 KiB and more are sent: sendfile (sendfile(2) from the loop for ranges cachestat(2) finds cached, 6.5+; else READ+SEND), splice (SPLICE file→pipe→socket on kernel io-wq threads) or read (READ into a buffer, then SEND)"},
 			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them (6.12+; negative: never)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
 			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH (written by the io_uring logger; SIGHUP reopens it for logrotate), - (stdout) or off"},
@@ -48,7 +48,7 @@ func serveCommand() *cli.Command {
 				IdleTimeout: c.Duration("idle-timeout"), WriteTimeout: c.Duration("write-timeout"),
 				ShutdownTimeout: c.Duration("shutdown-timeout"), MaxConns: c.Int("max-conns"),
 				BatchWait:    c.Duration("batch-wait"),
-				Splice:       c.Bool("splice"),
+				LargeFiles:   c.String("large-files"),
 				KernelCompat: c.String("kernel-compat"),
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)

@@ -1,0 +1,245 @@
+package netio
+
+import (
+	"errors"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringd/uringd/ring"
+)
+
+// How file pieces of largeMin bytes and more are sent (Config.LargeFiles). Smaller pieces,
+// and every piece in the thread-pool file IO mode, are READ into the connection's send
+// buffer, head and body together, and sent by one SEND linked to the READs.
+type largePath uint8
+
+const (
+	largeRead     largePath = iota // READ linked to SEND, 256 KiB at a time
+	largeSplice                    // SPLICE file→pipe linked to SPLICE pipe→socket (io-wq)
+	largeSendfile                  // sendfile(2) from the loop, for ranges in the page cache
+)
+
+const (
+	largeMin      = 64 << 10 // file pieces from this size on take the large path
+	spliceSize    = 1 << 20  // per splice pair (the pipe is sized to it where the kernel allows)
+	sendfileChunk = 1 << 20  // per sendfile(2) call, each checked with cachestat(2) first
+	sendfileTurn  = 4 << 20  // per connection per loop iteration; then the ring's turn
+)
+
+// LargeFileStats counts the bytes of large file pieces (64 KiB and more) each path has sent
+// since the server started: which path the kernel and Config.LargeFiles gave.
+type LargeFileStats struct {
+	Read     int64 // READ into a buffer, then SEND (also the fallback for uncached ranges)
+	Splice   int64 // SPLICE file→pipe→socket through the ring
+	Sendfile int64 // sendfile(2) from the loop's thread
+}
+
+// LargeFileStats returns the bytes sent so far by each large-file path.
+func (s *Server) LargeFileStats() LargeFileStats {
+	return LargeFileStats{
+		Read:     s.large[largeRead].Load(),
+		Splice:   s.large[largeSplice].Load(),
+		Sendfile: s.large[largeSendfile].Load(),
+	}
+}
+
+// SendfileUsable reports whether the sendfile path can be taken with features f: it needs
+// cachestat(2) (Linux 6.5+, and not capped below 6.5), which tells the loop whether a range
+// is in the page cache so that sendfile(2) cannot wait for a disk. It calls cachestat once,
+// on an empty memfd, so a kernel or seccomp profile without it (ENOSYS, EPERM) says so.
+func SendfileUsable(f *ring.Features) bool {
+	if f == nil || !f.Effective().AtLeast(6, 5) {
+		return false
+	}
+	fd, err := unix.MemfdCreate("uringd-cachestat-probe", unix.MFD_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var r unix.CachestatRange
+	var cs unix.Cachestat_t
+	return unix.Cachestat(uint(fd), &r, &cs, 0) == nil
+}
+
+// largePath decides a loop's large-file path from the configuration and what the kernel
+// has; the thread-pool file IO mode reads every file through the pool.
+func (s *Server) largePath(f *ring.Features, pool bool) largePath {
+	switch {
+	case pool:
+		return largeRead
+	case s.cfg.LargeFiles == "sendfile" && s.sendfileOK:
+		return largeSendfile
+	case s.cfg.LargeFiles == "splice" && f.Supports(ring.OpSplice):
+		return largeSplice
+	}
+	return largeRead
+}
+
+// sendLarge sends (part of) file piece p by the loop's large path. It reports false, having
+// done nothing, when the caller should READ and SEND the next chunk instead.
+func (l *loop) sendLarge(c *conn, fd int, p *piece) bool {
+	if l.large == largeSplice {
+		return l.splice(c, fd, p)
+	}
+	return l.sendfile(c, fd, p)
+}
+
+// sendfile sends file piece p with sendfile(2) from the loop's own thread, up to
+// sendfileTurn bytes, each chunk only after cachestat(2) has said all of it is in the page
+// cache: sendfile moves page references into the socket (no copy through user memory) and,
+// with the socket non-blocking and the pages cached, never blocks. When the socket is full
+// a POLL for writability goes into the ring and the loop moves on; when the turn's bytes
+// are sent, the same POLL (ready at once) gives the other connections their turn. It
+// reports false, having sent nothing, when the next chunk is not all cached: the caller
+// then READs it through the ring, which also brings it into the page cache. A page evicted
+// between cachestat and sendfile makes that one call wait for the disk; that window is
+// the price of a path with no thread at all.
+func (l *loop) sendfile(c *conn, fd int, p *piece) bool {
+	if !c.nonblock {
+		if err := unix.SetNonblock(c.fd, true); err != nil {
+			return false
+		}
+		c.nonblock = true
+	}
+	turn := int64(0)
+	for {
+		off := p.off + c.pieceDone
+		n := min(p.n-c.pieceDone, sendfileChunk)
+		if !l.cached(fd, off, n) {
+			if turn == 0 {
+				return false
+			}
+			l.armPollOut(c) // the READ path takes the next chunk on the next turn
+			return true
+		}
+		w, err := unix.Sendfile(c.fd, fd, &off, int(n))
+		if w > 0 {
+			c.pieceDone += int64(w)
+			turn += int64(w)
+			l.s.large[largeSendfile].Add(int64(w))
+		}
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case errors.Is(err, syscall.EAGAIN) || (err == nil && w > 0 && int64(w) < n):
+			l.armPollOut(c) // the socket is full
+			return true
+		case err != nil:
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+				l.s.cfg.Logf("loop %d: sendfile %s: %v", l.id, c.key, err)
+			}
+			l.closeConn(c)
+			return true
+		case w == 0:
+			l.s.cfg.Logf("loop %d: %s changed while being sent; closing the connection", l.id, c.key)
+			l.closeConn(c)
+			return true
+		}
+		if c.pieceDone == p.n {
+			c.piece, c.pieceDone = c.piece+1, 0
+			l.nextChunk(c)
+			return true
+		}
+		if turn >= sendfileTurn {
+			l.armPollOut(c)
+			return true
+		}
+	}
+}
+
+// cached reports whether every page of fd's bytes [off, off+n) is in the page cache.
+func (l *loop) cached(fd int, off, n int64) bool {
+	l.crange = unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+	if err := unix.Cachestat(uint(fd), &l.crange, &l.cstat, 0); err != nil {
+		return false
+	}
+	ps := int64(os.Getpagesize())
+	return int64(l.cstat.Cache) >= (off+n+ps-1)/ps-off/ps
+}
+
+func (l *loop) armPollOut(c *conn) {
+	sqe := l.getSQE()
+	sqe.PrepPollAdd(c.fd, unix.POLLOUT)
+	sqe.UserData = ud(opPollOut, c.slot, c.gen)
+	c.inflight++
+	c.pollOut = true
+}
+
+func (l *loop) onPollOut(c *conn, res int32) {
+	c.pollOut = false
+	if c.closing {
+		return
+	}
+	if res < 0 || res&(unix.POLLERR|unix.POLLHUP) != 0 {
+		l.closeConn(c)
+		return
+	}
+	if c.spliceLeft > 0 {
+		l.spliceOut(c) // what is still in the pipe
+		return
+	}
+	l.fillAndSend(c) // the rest of the piece: sendfile again, or READ+SEND if not cached
+}
+
+// splice sends the next part of file piece p without copying it through user memory: SPLICE
+// file→pipe linked to SPLICE pipe→socket. Both run on io-wq workers (file splices cannot be
+// done non-blocking), which is why only large pieces take this path.
+func (l *loop) splice(c *conn, fd int, p *piece) bool {
+	if c.pipe[0] <= 0 {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			return false
+		}
+		unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, spliceSize)
+		c.pipe = fds
+	}
+	n := min(p.n-c.pieceDone, spliceSize)
+	sqe := l.getSQE()
+	sqe.PrepSplice(fd, p.off+c.pieceDone, c.pipe[1], -1, uint32(n), 0)
+	sqe.UserData = ud(opSpliceIn, c.slot, c.gen)
+	sqe.Flags |= ring.SQEIOLink
+	if l.skipRead {
+		sqe.Flags |= ring.SQECQESkipSuccess
+	} else {
+		c.inflight++
+	}
+	c.spliceLeft = int(n)
+	l.spliceOut(c)
+	l.s.large[largeSplice].Add(n)
+	c.pieceDone += n
+	if c.pieceDone == p.n {
+		c.piece, c.pieceDone = c.piece+1, 0
+	}
+	return true
+}
+
+func (l *loop) spliceOut(c *conn) {
+	sqe := l.getSQE()
+	sqe.PrepSplice(c.pipe[0], -1, c.fd, -1, uint32(c.spliceLeft), 0)
+	sqe.UserData = ud(opSpliceOut, c.slot, c.gen)
+	c.inflight++
+}
+
+func (l *loop) onSpliceOut(c *conn, res int32) {
+	if c.closing {
+		return
+	}
+	if res == -int32(syscall.EAGAIN) {
+		// The socket is full. The kernel (6.x) may return EAGAIN from an io-wq splice into
+		// a socket even without SPLICE_F_NONBLOCK: wait for room in the ring, then again.
+		l.armPollOut(c)
+		return
+	}
+	if res <= 0 {
+		l.closeConn(c) // the pipe may hold part of the file: it goes with the connection
+		return
+	}
+	c.spliceLeft -= int(res)
+	if c.spliceLeft > 0 {
+		l.spliceOut(c) // the rest of what is in the pipe
+		return
+	}
+	l.nextChunk(c)
+}

@@ -1,0 +1,249 @@
+package netio
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uringd/uringd/ring"
+)
+
+// bigFile is larger than sendfileTurn, so one response takes several turns of the loop.
+const bigSize = 5<<20 + 1234
+
+func largeRoot(t *testing.T) (root string, big []byte) {
+	t.Helper()
+	root = testRoot(t)
+	big = make([]byte, bigSize)
+	rand.New(rand.NewSource(11)).Read(big)
+	write(t, filepath.Join(root, "big.bin"), big)
+	return root, big
+}
+
+// TestLargeFilePaths sends large files, ranges of them and a multipart response with large
+// parts by each Config.LargeFiles path, on one keep-alive connection, and checks the bytes
+// and that the path the kernel allows is the one that sent them.
+func TestLargeFilePaths(t *testing.T) {
+	root, big := largeRoot(t)
+	mb, _ := os.ReadFile(filepath.Join(root, "1m.bin"))
+	odd, _ := os.ReadFile(filepath.Join(root, "odd.bin"))
+	for _, m := range []mode{
+		{"sendfile", Config{LargeFiles: "sendfile"}},
+		{"splice", Config{LargeFiles: "splice"}},
+		{"read", Config{LargeFiles: "read"}},
+		{"sendfile-compat-5.10", Config{LargeFiles: "sendfile", KernelCompat: "5.10"}},
+		{"sendfile-threadpool", Config{LargeFiles: "sendfile", FileIO: "threadpool", Threads: 4}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			rs := start(t, m, root, nil)
+			client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			fetch := func(path string, hdr ...string) (*http.Response, []byte) {
+				t.Helper()
+				req, _ := http.NewRequest("GET", rs.url+path, nil)
+				for i := 0; i+1 < len(hdr); i += 2 {
+					req.Header.Set(hdr[i], hdr[i+1])
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("GET %s: %v", path, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatalf("GET %s: body: %v", path, err)
+				}
+				return resp, body
+			}
+			for i := 0; i < 2; i++ {
+				if _, body := fetch("/1m.bin"); !bytes.Equal(body, mb) {
+					t.Fatalf("1m.bin: %d bytes, differ", len(body))
+				}
+				if _, body := fetch("/big.bin"); !bytes.Equal(body, big) {
+					t.Fatalf("big.bin: %d bytes, differ", len(body))
+				}
+			}
+			if resp, body := fetch("/odd.bin", "Range", "bytes=1000-"); resp.StatusCode != 206 || !bytes.Equal(body, odd[1000:]) {
+				t.Fatalf("odd.bin bytes=1000-: status %d, %d bytes", resp.StatusCode, len(body))
+			}
+			if resp, body := fetch("/big.bin", "Range", "bytes=-70000"); resp.StatusCode != 206 || !bytes.Equal(body, big[len(big)-70000:]) {
+				t.Fatalf("big.bin bytes=-70000: status %d, %d bytes", resp.StatusCode, len(body))
+			}
+			resp, body := fetch("/big.bin", "Range", "bytes=0-99999,4000000-4300000,5000000-")
+			_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if resp.StatusCode != 206 || err != nil {
+				t.Fatalf("multipart: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+			for i, w := range [][2]int{{0, 100000}, {4000000, 4300001}, {5000000, len(big)}} {
+				p, err := mr.NextPart()
+				if err != nil {
+					t.Fatalf("part %d: %v", i, err)
+				}
+				if got, _ := io.ReadAll(p); !bytes.Equal(got, big[w[0]:w[1]]) {
+					t.Fatalf("part %d: %d bytes, differ", i, len(got))
+				}
+			}
+			if _, body := fetch("/4k.bin"); len(body) != 4096 {
+				t.Fatalf("4k.bin after the large files: %d bytes", len(body))
+			}
+
+			st := rs.s.LargeFileStats()
+			f := rs.s.Features()
+			var want string
+			switch {
+			case m.cfg.FileIO == "threadpool":
+				want = "read"
+			case m.cfg.LargeFiles == "sendfile" && SendfileUsable(f):
+				want = "sendfile"
+			case m.cfg.LargeFiles == "splice" && f.Supports(ring.OpSplice):
+				want = "splice"
+			default:
+				want = "read"
+			}
+			t.Logf("kernel %s (effective %s): %+v", f.Release, f.Effective(), st)
+			got := map[string]int64{"read": st.Read, "splice": st.Splice, "sendfile": st.Sendfile}
+			for path, n := range got {
+				if path == want && n == 0 {
+					t.Errorf("%s path sent nothing: %+v", path, st)
+				}
+				if path != want && n != 0 {
+					t.Errorf("%s path sent %d bytes, want only %s: %+v", path, n, want, st)
+				}
+			}
+		})
+	}
+}
+
+// TestLargeFileSlowAndVanishingReaders drives the full-socket path (POLL for writability,
+// then sendfile or splice again) with a reader that takes its time, and a reader that
+// leaves mid-file; the server must send every byte to the first, and close the second
+// without losing the connection slot or the loop.
+func TestLargeFileSlowAndVanishingReaders(t *testing.T) {
+	root, big := largeRoot(t)
+	for _, m := range []mode{{"sendfile", Config{}}, {"splice", Config{LargeFiles: "splice"}}, {"read", Config{LargeFiles: "read"}}} {
+		t.Run(m.name, func(t *testing.T) {
+			rs := start(t, m, root, nil)
+			conn, err := net.Dial("tcp", rs.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+			time.Sleep(100 * time.Millisecond) // the socket fills up
+			br := bufio.NewReaderSize(&slowReader{r: conn}, 4096)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || !bytes.Equal(body, big) {
+				t.Fatalf("slow reader: %d bytes, err %v; log: %s", len(body), err, rs.logText())
+			}
+
+			gone, err := net.Dial("tcp", rs.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(gone, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+			io.ReadFull(gone, make([]byte, 1000))
+			gone.(*net.TCPConn).SetLinger(0) // a reset, not a polite close
+			gone.Close()
+			waitFor(t, func() bool { return rs.s.Conns() == 1 })
+
+			// The slow reader's connection still works.
+			fmt.Fprintf(conn, "GET /4k.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err = http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || len(body) != 4096 {
+				t.Fatalf("after: status %d, %d bytes", resp.StatusCode, len(body))
+			}
+		})
+	}
+}
+
+// slowReader hands out at most 8 KiB per Read, pausing now and then.
+type slowReader struct {
+	r io.Reader
+	n int
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	s.n++
+	if s.n%64 == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	return s.r.Read(p[:min(len(p), 8<<10)])
+}
+
+// TestSendfileColdPages evicts a file from the page cache and checks that the sendfile path
+// does not take it (sendfile would wait for the disk in the loop): the uncached chunks are
+// READ through the ring, and the bytes are right.
+func TestSendfileColdPages(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 3<<20)
+	rand.New(rand.NewSource(3)).Read(data)
+	path := filepath.Join(dir, "cold.bin")
+	write(t, path, data)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Fsync(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	rs := start(t, mode{"sendfile", Config{}}, dir, nil)
+	if !SendfileUsable(rs.s.Features()) {
+		t.Skipf("no cachestat(2) on %s: the sendfile path is never taken", rs.s.Features().Release)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
+		t.Fatal(err)
+	}
+	if cs.Cache > 16 {
+		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, cs.Cache)
+	}
+	resp, body := get(t, rs.url+"/cold.bin")
+	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("status %d, %d bytes (want %d, equal)", resp.StatusCode, len(body), len(data))
+	}
+	st := rs.s.LargeFileStats()
+	if st.Read == 0 {
+		t.Fatalf("uncached file: nothing went by READ+SEND: %+v", st)
+	}
+	t.Logf("cold file: %+v", st)
+	// Now cached: the second time, sendfile takes all of it.
+	_, body = get(t, rs.url+"/cold.bin")
+	if st2 := rs.s.LargeFileStats(); !bytes.Equal(body, data) || st2.Read != st.Read || st2.Sendfile-st.Sendfile != int64(len(data)) {
+		t.Fatalf("cached file: %d bytes, stats %+v then %+v", len(body), st, st2)
+	}
+	if strings.Contains(rs.logText(), "sendfile") {
+		t.Fatalf("server logged: %s", rs.logText())
+	}
+}
+
+// logText returns what the server logged so far.
+func (rs *running) logText() string {
+	rs.logMu.Lock()
+	defer rs.logMu.Unlock()
+	return rs.logs.String()
+}
