@@ -1,6 +1,7 @@
 // Package netio owns the uringd HTTP/1.1 static file server: event loops that each own an
 // io_uring ring, connections, limits and shutdown. File IO goes through package fileio or the
-// loop's own ring; HTTP semantics live in pure functions that know nothing of io_uring.
+// loop's own ring (large cached files by sendfile(2) from the loop: Config.LargeFiles says
+// why); HTTP semantics live in pure functions that know nothing of io_uring.
 //
 // # Who owns which buffer
 //
@@ -17,6 +18,10 @@
 //     connection, never on a goroutine stack.
 //   - In threadpool mode the fileio.Ops (and the buffers they read into) are owned by the
 //     fileio Queue from Submit until Reap returns them to the loop.
+//   - Large file pieces sent by sendfile(2) or SPLICE never pass through user memory: the
+//     kernel moves page-cache references into the socket (or the connection's pipe, which
+//     the connection owns and closes). cachestat(2)'s arguments live in the loop and are
+//     used only during the synchronous call.
 //   - Access-log lines are formatted into pooled buffers and copied by the AccessLogger
 //     during Log; nothing is kept after the call.
 package netio
