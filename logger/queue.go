@@ -68,6 +68,7 @@ type queue struct {
 	space   chan struct{}
 	wake    chan struct{} // capacity 1; a pending value means "writer, look at the queue"
 	enc     encoder       // for drop reports
+	keys    keyMemo       // keys and messages the fast path found need no escaping
 	clock   *clock
 
 	pending uint64 // records accepted and not yet finished (written or lost)
@@ -185,20 +186,51 @@ func (q *queue) put(ctx context.Context, rec []byte) error {
 // buffer, then put) must decide instead: mu is held by someone else (so under contention
 // callers still encode in parallel, outside the lock), a field may run the caller's code
 // (an Error or String method could log to this Logger, or block, while mu is held), the
-// record could be too large for a buffer, the queue is full or closed.
+// record does not fit in an empty buffer, the queue is full or closed.
 //
 // The clock is read before mu is taken, so the critical section is the encoding and the
-// bookkeeping. recordBound guarantees the record fits in the room checked beforehand, so
-// the batch buffer is never reallocated: JSON records are written by appendJSONRecord,
-// which writes at an index into that room (fastSlack bytes more than the bound), logfmt
-// records by the general encoder.
+// bookkeeping. JSON records are written by appendJSONRecord, which checks for room as it
+// goes; a record that does not fit in the rest of the filling buffer seals it and goes
+// into the next. Logfmt records are bounded beforehand (recordBound) and written by the
+// general encoder.
 func (q *queue) tryAppend(level Level, msg string, prefix []byte, fields []Field) bool {
-	need := recordBound(msg, prefix, fields)
-	if need < 0 {
+	if q.enc.logfmt {
+		return q.tryAppendBounded(level, msg, prefix, fields)
+	}
+	t := q.clock.read()
+	if !q.mu.TryLock() {
 		return false
 	}
-	need += fastSlack
-	if need > q.size {
+	f := q.fill
+	if f == nil || q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	wasEmpty := len(f.buf) == 0
+	buf, res := appendJSONRecord(f.buf, &q.keys, t, level, msg, prefix, fields)
+	if res == fastNoRoom && !wasEmpty {
+		q.sealFill()
+		q.signal()
+		if f = q.fill; f != nil {
+			wasEmpty = true
+			buf, res = appendJSONRecord(f.buf, &q.keys, t, level, msg, prefix, fields)
+		}
+	}
+	if res != fastOK {
+		q.mu.Unlock()
+		return false
+	}
+	f.buf = buf
+	q.appended(f, wasEmpty)
+	q.mu.Unlock()
+	return true
+}
+
+// tryAppendBounded is tryAppend for logfmt: the record's bound, known beforehand, decides
+// whether it fits, and the general encoder writes it.
+func (q *queue) tryAppendBounded(level Level, msg string, prefix []byte, fields []Field) bool {
+	need := recordBound(msg, prefix, fields)
+	if need < 0 || need > q.size {
 		return false
 	}
 	t := q.clock.read()
@@ -216,11 +248,7 @@ func (q *queue) tryAppend(level Level, msg string, prefix []byte, fields []Field
 		return false
 	}
 	wasEmpty := len(f.buf) == 0
-	if q.enc.logfmt {
-		f.buf = q.enc.record(f.buf, t, level, msg, prefix, fields)
-	} else {
-		f.buf = appendJSONRecord(f.buf, t, level, msg, prefix, fields)
-	}
+	f.buf = q.enc.record(f.buf, t, level, msg, prefix, fields)
 	q.appended(f, wasEmpty)
 	q.mu.Unlock()
 	return true

@@ -40,16 +40,28 @@ func stampOf(sec, nsec int64) (ts stamp, ok bool) {
 	return ts, true
 }
 
-// put9 writes n (0 ≤ n < 1e9) as nine digits, two at a time.
+// put9 writes n (0 ≤ n < 1e9) as nine digits: one, then two groups of four, each group
+// two digit pairs. The two groups are computed independently, so the chain of dependent
+// divisions (multiplications, really) is three long, not four.
 func put9(b []byte, n int64) {
 	_ = b[8]
 	u := uint32(n)
-	for i := 7; i > 0; i -= 2 {
-		d := u % 100 * 2
-		u /= 100
-		b[i], b[i+1] = digitPairs[d], digitPairs[d+1]
-	}
-	b[0] = byte('0' + u)
+	hi := u / 10000
+	lo := u - hi*10000
+	top := hi / 10000
+	mid := hi - top*10000
+	b[0] = byte('0' + top)
+	put4pairs(b[1:5], mid)
+	put4pairs(b[5:9], lo)
+}
+
+// put4pairs writes v (0 ≤ v < 10000) as four digits, two pairs from digitPairs.
+func put4pairs(b []byte, v uint32) {
+	_ = b[3]
+	h := v / 100
+	l := (v - h*100) * 2
+	h *= 2
+	b[0], b[1], b[2], b[3] = digitPairs[h], digitPairs[h+1], digitPairs[l], digitPairs[l+1]
 }
 
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
