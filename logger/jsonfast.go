@@ -53,7 +53,7 @@ func appendJSONRecord(dst []byte, m *keyMemo, t instant, level Level, msg string
 		i += copy(b[i:], level.String()) // level names never need escaping
 		i += copy(b[i:], `","msg":"`)
 	}
-	i = m.put(b, i, msg)
+	i = putJSONString(b, i, msg) // not m.put: that would make msg escape (keys already do)
 	b[i] = '"'
 	i++
 	if len(prefix) > 0 {
@@ -167,16 +167,15 @@ func putSmall(b []byte, i int, v uint32) int {
 	return i + 4
 }
 
-// keyMemo remembers keys and messages (strings of 1 to 16 bytes) that were found to need no
-// JSON escaping, so the next record with the same string skips the byte-by-byte check and
-// writes it as two words. Keys and messages are nearly always string constants, so the same
-// few strings come back record after record, at the same address. An entry keeps the
-// string itself: while it is remembered its bytes cannot be freed and reused, so a string
-// with the same data pointer and length is the same bytes (Go strings are immutable). Two
-// strings that map to one slot take turns. The queue's fast path uses it under the queue's
-// lock. The price: a key or message handed to the fast path may be kept (64 strings of at
-// most 16 bytes per Logger), so the compiler treats msg and keys as escaping, and a key
-// built on the caller's stack (string(buf) of a small buffer) is allocated on the heap.
+// keyMemo remembers field keys (strings of 1 to 16 bytes) that were found to need no JSON
+// escaping, so the next record with the same key skips the byte-by-byte check and writes it
+// as two words. Keys are nearly always string constants, so the same few come back record
+// after record, at the same address. An entry keeps the string itself: while it is
+// remembered its bytes cannot be freed and reused, so a string with the same data pointer
+// and length is the same bytes (Go strings are immutable). Two keys that map to one slot
+// take turns. The queue's fast path uses it under the queue's lock. A Logger keeps at most
+// 64 keys of at most 16 bytes this way. (Keys escaped to the heap already, through the
+// ordinary path; the message does not, so it is not remembered here.)
 type keyMemo [64]memoEntry
 
 type memoEntry struct {
