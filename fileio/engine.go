@@ -192,8 +192,9 @@ type Op struct {
 	// uring loop (owned by the loop goroutine while the Op is submitted)
 	next    *Op
 	lstate  uint8
-	lcancel bool // cancelled before it was submitted
-	lclosed bool // cancelled by engine Close
+	lcancel bool  // cancelled by its caller (before it was submitted, or an ASYNC_CANCEL was asked for)
+	lclosed bool  // cancelled by engine Close
+	lretry  uint8 // times the kernel cancelled it unasked and the loop submitted it again
 	slot    uint32
 	ud      uint64 // user_data while in flight: slot and generation
 

@@ -354,6 +354,7 @@ func (l *loop) cancelOp(o *Op) {
 	case lsPending:
 		o.lcancel = true // dropped when its turn comes, without reaching the kernel
 	case lsInflight:
+		o.lcancel = true // not to be retried if the kernel reports it cancelled
 		l.toCancel = append(l.toCancel, o.ud)
 	}
 }
@@ -420,6 +421,10 @@ func (l *loop) dispatch() {
 	}
 }
 
+// maxUnaskedCancels is how often the loop resubmits an Op the kernel cancelled unasked
+// before it reports the ECANCELED.
+const maxUnaskedCancels = 3
+
 func (l *loop) popPending() {
 	o := l.pendHead
 	l.pendHead = o.next
@@ -449,6 +454,14 @@ func (l *loop) reap() int {
 			l.slots[slot] = nil
 			l.free = append(l.free, slot)
 			l.inflight--
+			if c.Res == -int32(syscall.ECANCELED) && !o.lcancel && !o.lclosed && o.lretry < maxUnaskedCancels {
+				// Cancelled, but nobody asked: the kernel drops requests it could not run
+				// (io-wq failed to start a worker, or the thread that submitted them
+				// exited; seen on 6.1). Nothing was done: submit it again.
+				o.lretry++
+				l.enqueue(o)
+				continue
+			}
 			o.res = int64(c.Res)
 			if o.lclosed && c.Res == -int32(syscall.ECANCELED) {
 				o.cause = ErrClosed

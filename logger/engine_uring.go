@@ -73,6 +73,10 @@ type slot struct {
 
 type span struct{ a, b int64 }
 
+// maxUnaskedCancels is how often a write the kernel cancelled unasked is submitted again
+// before its ECANCELED counts as a write error.
+const maxUnaskedCancels = 3
+
 func newUringEngine(queueSize int) (engine, error) {
 	entries := uint32(queueSize + 8)
 	r, err := ring.New(ring.Options{Entries: entries})
@@ -273,6 +277,12 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 			e.hiOK = max(e.hiOK, b.off+int64(len(b.buf)))
 		}
 	case res == -int32(syscall.EINTR) || res == -int32(syscall.EAGAIN):
+		e.prepWrite(b, s.filler)
+		return
+	case res == -int32(syscall.ECANCELED) && b.kernelCancels < maxUnaskedCancels:
+		// The engine never cancels a write: the kernel dropped it unrun (io-wq could not
+		// start a worker, or the thread that submitted it exited; seen on 6.1). Again.
+		b.kernelCancels++
 		e.prepWrite(b, s.filler)
 		return
 	default:
