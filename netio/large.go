@@ -199,12 +199,7 @@ func (l *loop) splice(c *conn, fd int, p *piece) bool {
 	sqe := l.getSQE()
 	sqe.PrepSplice(fd, p.off+c.pieceDone, c.pipe[1], -1, uint32(n), 0)
 	sqe.UserData = ud(opSpliceIn, c.slot, c.gen)
-	sqe.Flags |= ring.SQEIOLink
-	if l.skipRead {
-		sqe.Flags |= ring.SQECQESkipSuccess
-	} else {
-		c.inflight++
-	}
+	l.linkToSend(sqe, c)
 	c.spliceLeft = int(n)
 	l.spliceOut(c)
 	l.s.large[largeSplice].Add(n)

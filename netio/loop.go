@@ -722,14 +722,21 @@ func (l *loop) fillAndSend(c *conn) {
 		sqe := l.getSQE()
 		sqe.PrepRead(fd, c.out[rd.lo:rd.lo+rd.n], uint64(rd.off))
 		sqe.UserData = ud(opRead, c.slot, c.gen)
-		sqe.Flags |= ring.SQEIOLink
-		if l.skipRead {
-			sqe.Flags |= ring.SQECQESkipSuccess
-		} else {
-			c.inflight++
-		}
+		l.linkToSend(sqe, c)
 	}
 	l.send(c, 0)
+}
+
+// linkToSend links sqe, a file operation, to the SQE prepared after it (the SEND, or the
+// splice into the socket), so a short or failed read cancels it; where the kernel allows,
+// a successful read posts no completion of its own.
+func (l *loop) linkToSend(sqe *ring.SQE, c *conn) {
+	sqe.Flags |= ring.SQEIOLink
+	if l.skipRead {
+		sqe.Flags |= ring.SQECQESkipSuccess
+	} else {
+		c.inflight++
+	}
 }
 
 func (l *loop) send(c *conn, from int) {
