@@ -3,7 +3,9 @@ package logger
 import (
 	"bytes"
 	"io"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,5 +93,125 @@ func TestJSONFastRefuses(t *testing.T) {
 	got, res = appendJSONRecord(make([]byte, 0, 4096), &memo, ts, LevelInfo, "request", nil, fs)
 	if res != fastOK || !bytes.Equal(got, want[3:]) {
 		t.Fatalf("after refusals: %d\n got %q\nwant %q", res, got, want[3:])
+	}
+}
+
+// TestPutJSONString holds putJSONString, which checks strings a word at a time, to
+// appendEscaped, which checks them a byte at a time: every length from 0 to 40, with each
+// byte value at each position of an otherwise plain string, and random strings. It also
+// checks that nothing is written past the returned index.
+func TestPutJSONString(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		want := appendEscaped(nil, s)
+		b := make([]byte, 3+6*len(s)+16)
+		for k := range b {
+			b[k] = '#'
+		}
+		end := putJSONString(b, 3, s)
+		if got := b[3:end]; !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %q want %q", s, got, want)
+		}
+		for k, c := range b {
+			if (k < 3 || k >= end) && c != '#' {
+				t.Fatalf("%q: byte %d outside [3, %d) written", s, k, end)
+			}
+		}
+	}
+	for n := range 41 {
+		plain := []byte(strings.Repeat("abcdefghij", 5)[:n])
+		check(string(plain))
+		for pos := range n {
+			for c := range 256 {
+				s := bytes.Clone(plain)
+				s[pos] = byte(c)
+				check(string(s))
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 100000 {
+		s := make([]byte, r.IntN(40))
+		for k := range s {
+			s[k] = byte(0x20 + r.IntN(0x60)) // mostly plain, sometimes '"', '\\' or 0x7f
+			if r.IntN(50) == 0 {
+				s[k] = byte(r.IntN(256))
+			}
+		}
+		check(string(s))
+	}
+}
+
+// TestPutUint holds putUint and put9, which format eight digits at once (digits8), to
+// strconv: every number below 10^6, every 997th below 10^9, every power of ten and its
+// neighbours up to the largest uint64, and random numbers of every width. It also checks
+// that putUint writes only within the 20 bytes it is promised.
+func TestPutUint(t *testing.T) {
+	b := make([]byte, 2+20+2)
+	check := func(v uint64) {
+		for k := range b {
+			b[k] = '#'
+		}
+		end := putUint(b, 2, v)
+		if got, want := string(b[2:end]), strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("putUint(%d) = %q", v, got)
+		}
+		if b[0] != '#' || b[1] != '#' || b[22] != '#' || b[23] != '#' {
+			t.Fatalf("putUint(%d) wrote outside its 20 bytes: %q", v, b)
+		}
+		if v < 1e9 {
+			var d [9]byte
+			put9(d[:], int64(v))
+			if got, want := string(d[:]), strconv.FormatUint(1e9+v, 10)[1:]; got != want {
+				t.Fatalf("put9(%d) = %q", v, got)
+			}
+		}
+	}
+	for v := uint64(0); v < 1e6; v++ {
+		check(v)
+	}
+	for v := uint64(1e6); v < 1e9; v += 997 {
+		check(v)
+	}
+	for p := uint64(1); ; p *= 10 {
+		check(p - 1)
+		check(p)
+		check(p + 1)
+		if p > math.MaxUint64/10 {
+			break
+		}
+	}
+	check(math.MaxUint64)
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 200000 {
+		check(r.Uint64() >> r.UintN(64))
+	}
+}
+
+// TestJSONFastStrings sweeps the strings the fast path writes by words without a call (the
+// message, and string values of 8 to 16 bytes): every length from 0 to 20 with each byte
+// that needs escaping (and some that do not) at each position, as the message and as a
+// value, against encoder.record.
+func TestJSONFastStrings(t *testing.T) {
+	var c clock
+	var memo keyMemo
+	enc := newEncoder(FormatJSON)
+	ts := c.read()
+	for n := range 21 {
+		for pos := range max(n, 1) {
+			for _, ch := range []byte{0x00, 0x1f, ' ', '"', '\\', 'a', 0x7e, 0x7f, 0x80, 0xc3, 0xff} {
+				s := []byte(strings.Repeat("abcdefghij", 3)[:n])
+				if n > 0 {
+					s[pos] = ch
+				}
+				str := string(s)
+				fs := []Field{String("k", str), Bytes("b", s)}
+				want := enc.record(nil, ts, LevelWarn, str, nil, fs)
+				got, res := appendJSONRecord(make([]byte, 0, 1024), &memo, ts, LevelWarn, str, nil, fs)
+				if res != fastOK || !bytes.Equal(got, want) {
+					t.Fatalf("%q: result %d\n got %q\nwant %q", str, res, got, want)
+				}
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package logger
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"time"
 )
@@ -40,28 +41,32 @@ func stampOf(sec, nsec int64) (ts stamp, ok bool) {
 	return ts, true
 }
 
-// put9 writes n (0 ≤ n < 1e9) as nine digits: one, then two groups of four, each group
-// two digit pairs. The two groups are computed independently, so the chain of dependent
-// divisions (multiplications, really) is three long, not four.
+// put9 writes n (0 ≤ n < 1e9) as nine digits: the first, then the other eight as one word
+// (digits8).
 func put9(b []byte, n int64) {
 	_ = b[8]
 	u := uint32(n)
-	hi := u / 10000
-	lo := u - hi*10000
-	top := hi / 10000
-	mid := hi - top*10000
+	top := u / 1e8
 	b[0] = byte('0' + top)
-	put4pairs(b[1:5], mid)
-	put4pairs(b[5:9], lo)
+	binary.LittleEndian.PutUint64(b[1:9], digits8(u-top*1e8)|zeros8)
 }
 
-// put4pairs writes v (0 ≤ v < 10000) as four digits, two pairs from digitPairs.
-func put4pairs(b []byte, v uint32) {
-	_ = b[3]
-	h := v / 100
-	l := (v - h*100) * 2
-	h *= 2
-	b[0], b[1], b[2], b[3] = digitPairs[h], digitPairs[h+1], digitPairs[l], digitPairs[l+1]
+// zeros8 is eight '0' digits as a word: digits8's result plus zeros8 is text.
+const zeros8 = 0x3030303030303030
+
+// digits8 is the eight decimal digits of v (v < 1e8, with leading zeros) as a little-endian
+// word of digit values 0–9, the most significant digit in the lowest byte: add zeros8 for
+// the text. It splits v into two halves of four digits, each half into two pairs, each pair
+// into two digits, dividing every lane of a word at once by a multiplication and a shift
+// (x*10486>>20 is x/100 for x < 10000, x*103>>10 is x/10 for x < 100); the lanes are wide
+// enough that no product spills into the next lane's kept bits.
+func digits8(v uint32) uint64 {
+	hi := v / 10000
+	x := uint64(hi) | uint64(v-hi*10000)<<32    // abcd, efgh in 32-bit lanes
+	q := (x * 10486 >> 20) & 0x0000007f0000007f // ab, ef
+	x = q | (x-q*100)<<16                       // ab, cd, ef, gh in 16-bit lanes
+	q = (x * 103 >> 10) & 0x000f000f000f000f    // a, c, e, g
+	return q | (x-q*10)<<8                      // a, b, c, … h in bytes
 }
 
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
