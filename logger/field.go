@@ -20,9 +20,11 @@ const (
 	kindDuration                  // num as int64 nanoseconds
 	kindTime                      // num as int64 Unix nanoseconds, written in UTC
 	kindBytes                     // str aliases the caller's []byte; read during the call only
-	kindError                     // iface is an error
-	kindStringer                  // iface is a fmt.Stringer
-	kindAny                       // iface is anything
+	// The kinds from here on may run the caller's code; the queue's fast path
+	// (appendJSONRecord) gives up on any kind >= kindError.
+	kindError    // iface is an error
+	kindStringer // iface is a fmt.Stringer
+	kindAny      // iface is anything
 )
 
 // A Field is one key/value pair of a record. Build one with the constructors (String, Int,
