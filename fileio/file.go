@@ -378,7 +378,9 @@ func (o *Op) buildIov(bufs [][]byte, skip int) {
 		}
 		b = b[skip:]
 		skip = 0
-		o.iov = append(o.iov, unix.Iovec{Base: unsafe.SliceData(b), Len: uint64(len(b))})
+		v := unix.Iovec{Base: unsafe.SliceData(b)}
+		v.SetLen(len(b)) // Len is 32 bits wide on 32-bit platforms
+		o.iov = append(o.iov, v)
 	}
 }
 

@@ -76,7 +76,7 @@ func TestJSONEscaping(t *testing.T) {
 func TestJSONValues(t *testing.T) {
 	at := time.Date(2024, 2, 29, 23, 59, 58, 123456789, time.FixedZone("X", 3600))
 	line := encodeRecord(newEncoder(FormatJSON), "m",
-		String("s", "x"), Int("i", math.MinInt64), Int64("i64", math.MaxInt64), Uint("u", math.MaxUint),
+		String("s", "x"), Int("i", math.MinInt), Int64("i64", math.MaxInt64), Uint("u", math.MaxUint),
 		Uint64("u64", math.MaxUint64), Float64("f", 0.1), Float64("big", 1e21), Float64("tiny", 1e-7),
 		Float64("nan", math.NaN()), Float64("inf", math.Inf(1)), Float64("ninf", math.Inf(-1)),
 		Bool("t", true), Bool("f0", false), Duration("d", 1500*time.Millisecond), Duration("dus", 3*time.Microsecond),
@@ -90,7 +90,7 @@ func TestJSONValues(t *testing.T) {
 		t.Fatalf("%v\n%s", err, line)
 	}
 	want := map[string]string{
-		"s": "x", "i": "-9223372036854775808", "i64": "9223372036854775807", "u": "18446744073709551615",
+		"s": "x", "i": strconv.Itoa(math.MinInt), "i64": "9223372036854775807", "u": strconv.FormatUint(math.MaxUint, 10),
 		"u64": "18446744073709551615", "f": "0.1", "big": "1e+21", "tiny": "1e-7", "nan": "NaN", "inf": "+Inf",
 		"ninf": "-Inf", "t": "true", "f0": "false", "d": "1.5s", "dus": "3µs", "at": "2024-02-29T22:59:58.123456789Z",
 		"e": "boom", "str": "1s", "nilstr": "<nil>", "any": "map[a:1]", "anyint": "42", "nil": "<nil>",
