@@ -7,7 +7,7 @@ import (
 
 // fastSlack is the spare capacity the queue's fast path keeps beyond a record's bound:
 // appendJSONRecord writes at an index and never grows its buffer, and some of its writes
-// are whole words that may reach past the bytes they mean (keyMemo.put).
+// are whole words that may reach past the bytes they mean (remembered keys, integers).
 const fastSlack = 8
 
 // The outcomes of appendJSONRecord.
@@ -63,7 +63,8 @@ func jsonLevelOf(level Level) *jsonLevel {
 // length, so the caller takes another path and what was written is ignored.
 //
 // It writes at an index instead of appending piece by piece, so no piece checks for room
-// or grows a slice; keys and the message go through keyMemo, integers through putUint.
+// or grows a slice; keys go through keyMemo, short strings and integers are written as
+// words (plain8, digits8), what is rarer through putJSONString and putUint.
 // TestJSONFastMatches holds its output to encoder.record's, byte for byte.
 func appendJSONRecord(dst []byte, m *keyMemo, t instant, level Level, msg string, prefix []byte, fields []Field) ([]byte, int) {
 	n := len(dst)
