@@ -32,9 +32,10 @@ import (
 // yields between looks, so spinners beyond the CPU count cost sched_yield calls, not CPUs,
 // and whenever one is around, a posted Op needs no futex wake. Capped at one spinner per
 // CPU, as before, 32 workers on 2 CPUs made 1.22 futex calls per 4 KiB O_DIRECT read against
-// 0.42 uncapped, at about the same CPU per read (21-22 µs, much of it spinning), and the
-// median of 20 alternating rounds of `uringd bench file --engine threadpool --threads 32`
-// went from 0.84-0.87 to 0.91-0.92 of fio psync x32 in the same rounds. A spinning worker
+// 0.42 uncapped, at about the same CPU per read (21-22 µs, much of it spinning), and in
+// two sittings the median of 10 alternating rounds of `uringd bench file --engine
+// threadpool --threads 32` went from 0.87 to 0.91 and from 0.84 to 0.92 of fio psync x32
+// in the same rounds. A spinning worker
 // counts as searching, so submitters wake no sleeper for the Op it will take.
 type pool struct {
 	workers   int
