@@ -21,6 +21,12 @@ const (
 const jsonTimeKey = uint64('{') | uint64('"')<<8 | uint64('t')<<16 | uint64('i')<<24 |
 	uint64('m')<<32 | uint64('e')<<40 | uint64('"')<<48 | uint64(':')<<56
 
+// jsonTrue and jsonFalse are "true" and "false" as little-endian words (zero-padded).
+const (
+	jsonTrue  = uint64('t') | uint64('r')<<8 | uint64('u')<<16 | uint64('e')<<24
+	jsonFalse = uint64('f') | uint64('a')<<8 | uint64('l')<<16 | uint64('s')<<24 | uint64('e')<<32
+)
+
 // jsonLevel is what follows the timestamp for one of the four standard levels,
 // `","level":"INFO","msg":"`, as four little-endian words (zero-padded), and its length.
 type jsonLevel struct {
@@ -63,8 +69,10 @@ func jsonLevelOf(level Level) *jsonLevel {
 // length, so the caller takes another path and what was written is ignored.
 //
 // It writes at an index instead of appending piece by piece, so no piece checks for room
-// or grows a slice; keys go through keyMemo, short strings and integers are written as
-// words (plain8, digits8), what is rarer through putJSONString and putUint.
+// or grows a slice, and through unchecked stores (st64), so no write has a bounds check of
+// its own: the room checks are what keep the writes within dst's capacity. Keys go
+// through keyMemo, strings of up to 16 bytes and integers are written as words (plain8,
+// digits8), what is rarer through putJSONString and putUint.
 // TestJSONFastMatches holds its output to encoder.record's, byte for byte.
 func appendJSONRecord(dst []byte, m *keyMemo, t instant, level Level, msg string, prefix []byte, fields []Field) ([]byte, int) {
 	n := len(dst)
@@ -72,29 +80,30 @@ func appendJSONRecord(dst []byte, m *keyMemo, t instant, level Level, msg string
 	if len(b) < maxHeaderLen+6*len(msg)+len(prefix)+1+fastSlack {
 		return dst, fastNoRoom
 	}
-	// The header's constant pieces and the per-second text are written as whole words,
-	// without a memmove call each, into a fixed window (one bounds check for all):
-	// `{"time":"`, the 30-byte stamp (its last word overlaps the one before), then the
-	// level's `","level":"…","msg":"` from jsonLevels.
-	h := (*[71]byte)(b)
-	binary.LittleEndian.PutUint64(h[0:8], jsonTimeKey)
-	h[8] = '"'
+	// From here on every write into b goes through st64 and friends, unchecked, at an
+	// index the room checks cover: the one above for the header (maxHeaderLen is more than
+	// the 71 bytes of words below), each field's below. The header's constant pieces and
+	// the per-second text are whole words: `{"time":"`, the 30-byte stamp (its last word overlaps the one before),
+	// then the level's `","level":"…","msg":"` from jsonLevels.
+	p := unsafe.Pointer(unsafe.SliceData(b))
+	st64(p, 0, jsonTimeKey)
+	st8(p, 8, '"')
 	ts := t.text
-	binary.LittleEndian.PutUint64(h[9:17], binary.LittleEndian.Uint64(ts[0:8]))
-	binary.LittleEndian.PutUint64(h[17:25], binary.LittleEndian.Uint64(ts[8:16]))
-	binary.LittleEndian.PutUint64(h[25:33], binary.LittleEndian.Uint64(ts[16:24]))
-	binary.LittleEndian.PutUint64(h[31:39], binary.LittleEndian.Uint64(ts[22:30]))
+	st64(p, 9, binary.LittleEndian.Uint64(ts[0:8]))
+	st64(p, 17, binary.LittleEndian.Uint64(ts[8:16]))
+	st64(p, 25, binary.LittleEndian.Uint64(ts[16:24]))
+	st64(p, 31, binary.LittleEndian.Uint64(ts[22:30]))
 	if ns := uint32(t.ns); t.ns >= 0 { // put9, by hand: the compiler would not inline it
 		top := ns / 1e8
-		h[29] = byte('0' + top)
-		binary.LittleEndian.PutUint64(h[30:38], digits8(ns-top*1e8)|zeros8)
+		st8(p, 29, byte('0'+top))
+		st64(p, 30, digits8(ns-top*1e8)|zeros8)
 	}
 	i := 9 + len(stamp{})
 	if lv := jsonLevelOf(level); lv != nil {
-		binary.LittleEndian.PutUint64(h[39:47], lv.w[0])
-		binary.LittleEndian.PutUint64(h[47:55], lv.w[1])
-		binary.LittleEndian.PutUint64(h[55:63], lv.w[2])
-		binary.LittleEndian.PutUint64(h[63:71], lv.w[3])
+		st64(p, 39, lv.w[0])
+		st64(p, 47, lv.w[1])
+		st64(p, 55, lv.w[2])
+		st64(p, 63, lv.w[3])
 		i += lv.n
 	} else {
 		i += copy(b[i:], `","level":"`)
@@ -104,90 +113,145 @@ func appendJSONRecord(dst []byte, m *keyMemo, t instant, level Level, msg string
 	// The message as a value below, but not through keyMemo: remembering it would make msg
 	// escape (keys already do). Messages are short: 4 to 16 plain bytes are two words here.
 	if n := len(msg); n >= 8 && n <= 16 && plain8(load64(msg, 0)) && plain8(load64(msg, n-8)) {
-		binary.LittleEndian.PutUint64(b[i:i+8], load64(msg, 0))
-		binary.LittleEndian.PutUint64(b[i+n-8:i+n], load64(msg, n-8))
+		st64(p, i, load64(msg, 0))
+		st64(p, i+n-8, load64(msg, n-8))
 		i += n
 	} else if n >= 4 && n < 8 && plain8(uint64(load32(msg, 0))|uint64(load32(msg, n-4))<<32) {
-		binary.LittleEndian.PutUint32(b[i:i+4], load32(msg, 0))
-		binary.LittleEndian.PutUint32(b[i+n-4:i+n], load32(msg, n-4))
+		st32(p, i, load32(msg, 0))
+		st32(p, i+n-4, load32(msg, n-4))
 		i += n
 	} else {
 		i = putJSONString(b, i, msg)
 	}
-	b[i] = '"'
+	st8(p, i, '"')
 	i++
 	if len(prefix) > 0 {
-		b[i] = ','
+		st8(p, i, ',')
 		i++
 		i += copy(b[i:], prefix)
 	}
 	for k := range fields {
 		f := &fields[k]
-		if f.kind == kindSkip {
+		kind := f.kind
+		if kind == kindSkip {
 			continue
 		}
-		if f.kind >= kindError { // kindError, kindStringer, kindAny
+		if kind >= kindError { // kindError, kindStringer, kindAny
 			return dst, fastNotFast
 		}
 		if len(b)-i < maxFieldLen+6*(len(f.Key)+len(f.str))+maxValueLen+fastSlack {
 			return dst, fastNoRoom
 		}
-		// `,"` and a remembered key (two whole words, see keyMemo) go into one window of
-		// the room just checked, so they need one bounds check, not three. Written here
+		// The room just checked is at least 64 bytes (and 6 per byte of key and string
+		// value): enough for the key's three words, and for any value below after a key
+		// of up to 16 bytes (an escaped or longer one is within the 6 per byte).
+		//
+		// `,"key":`: a remembered key is three whole words (see keyMemo). Written here
 		// rather than in a method, which the compiler would not inline.
-		kw := b[i : i+18]
-		binary.LittleEndian.PutUint16(kw[0:2], uint16(',')|uint16('"')<<8)
 		if e := m.entry(f.Key); e.holds(f.Key) {
-			binary.LittleEndian.PutUint64(kw[2:10], e.w[0])
-			binary.LittleEndian.PutUint64(kw[10:18], e.w[1])
-			i += 2 + len(f.Key)
+			st64(p, i, e.w[0])
+			st64(p, i+8, e.w[1])
+			st64(p, i+16, e.w[2])
+			i += e.n
 		} else {
-			i = e.learn(b, i+2, f.Key)
+			i = e.learn(b, i, f.Key)
 		}
-		binary.LittleEndian.PutUint16(b[i:i+2], uint16('"')|uint16(':')<<8)
-		i += 2
-		switch f.kind {
+		switch kind {
 		case kindString, kindBytes:
-			// Values of 8 to 16 plain bytes, the most common, are two words written here;
-			// putJSONString does the rest.
-			b[i] = '"'
+			// Values of up to 16 plain bytes, nearly all, are written here with whole
+			// words (or, below 4 bytes, three bytes that cover them); putJSONString does
+			// the rest.
 			s := f.str
-			if n := len(s); n >= 8 && n <= 16 && plain8(load64(s, 0)) && plain8(load64(s, n-8)) {
-				binary.LittleEndian.PutUint64(b[i+1:i+9], load64(s, 0))
-				binary.LittleEndian.PutUint64(b[i+1+n-8:i+1+n], load64(s, n-8))
+			st8(p, i, '"')
+			switch n := len(s); {
+			case n >= 8 && n <= 16:
+				lo, hi := load64(s, 0), load64(s, n-8)
+				if !plain8(lo) || !plain8(hi) {
+					i = putJSONString(b, i+1, s)
+					break
+				}
+				st64(p, i+1, lo)
+				st64(p, i+n-7, hi)
 				i += 1 + n
-			} else {
+			case n >= 4 && n < 8:
+				lo, hi := load32(s, 0), load32(s, n-4)
+				if !plain8(uint64(lo) | uint64(hi)<<32) {
+					i = putJSONString(b, i+1, s)
+					break
+				}
+				st32(p, i+1, lo)
+				st32(p, i+n-3, hi)
+				i += 1 + n
+			case n > 0 && n < 4:
+				c0, c1, c2 := s[0], s[n/2], s[n-1]
+				if !plain8(uint64(c0) | uint64(c1)<<8 | uint64(c2)<<16 | 0x6161616161<<24) {
+					i = putJSONString(b, i+1, s)
+					break
+				}
+				st8(p, i+1, c0)
+				st8(p, i+1+n/2, c1)
+				st8(p, i+n, c2)
+				i += 1 + n
+			case n == 0:
+				i++
+			default:
 				i = putJSONString(b, i+1, s)
 			}
-			b[i] = '"'
+			st8(p, i, '"')
 			i++
 		case kindInt64, kindUint64:
 			v := f.num
-			if f.kind == kindInt64 && int64(v) < 0 {
-				b[i] = '-'
+			if kind == kindInt64 && int64(v) < 0 {
+				st8(p, i, '-')
 				i++
 				v = -v
 			}
 			if v < 1e8 { // putUint's first case, by hand
 				n := decimalLen8(uint32(v))
-				binary.LittleEndian.PutUint64(b[i:i+8], (digits8(uint32(v))|zeros8)>>((8-n)*8))
+				st64(p, i, (digits8(uint32(v))|zeros8)>>((8-n)*8))
 				i += n
 			} else {
 				i = putUint(b, i, v)
 			}
 		case kindBool:
+			// "true" or "false" as one word; what it writes past them is overwritten.
+			w, n := uint64(jsonFalse), 5
 			if f.num != 0 {
-				i += copy(b[i:], "true")
-			} else {
-				i += copy(b[i:], "false")
+				w, n = jsonTrue, 4
 			}
+			st64(p, i, w)
+			i += n
 		default: // float, duration, time: rare enough for the general encoder
 			i = len(jsonEncoder{}.value(b[:i], f))
 		}
 	}
-	b[i], b[i+1] = '}', '\n'
+	st16(p, i, uint16('}')|uint16('\n')<<8)
 	return dst[:n+i+2], fastOK
 }
+
+// st64, st32, st16 and st8 store a little-endian word (or a byte) at p+i, unaligned, without
+// a bounds check: appendJSONRecord writes through them into the spare capacity of a batch
+// buffer, at indexes its room checks cover (each piece's room is checked, as recordBound
+// bounds it, before the piece is written, and a word that reaches past the piece's end
+// stays within the room checked for it). Going through (*[8]byte) keeps the byte order
+// little-endian on every architecture and lets the compiler emit one store where
+// unaligned stores are allowed; under -race, checkptr checks each conversion against the
+// buffer's allocation. TestJSONFastRefuses (every room up to the bound, for records long
+// enough that each field's own check decides) and FuzzJSONFast hold the writes within the
+// capacity given, with guard bytes right after it.
+func st64(p unsafe.Pointer, i int, w uint64) {
+	binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(p, i))[:], w)
+}
+
+func st32(p unsafe.Pointer, i int, w uint32) {
+	binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(p, i))[:], w)
+}
+
+func st16(p unsafe.Pointer, i int, w uint16) {
+	binary.LittleEndian.PutUint16((*[2]byte)(unsafe.Add(p, i))[:], w)
+}
+
+func st8(p unsafe.Pointer, i int, c byte) { *(*byte)(unsafe.Add(p, i)) = c }
 
 // putJSONString writes s JSON-escaped at b[i:], which has room for 6*len(s) bytes, and
 // returns the index just past it; it writes nothing beyond that. It checks and copies s a word (8 bytes) at
@@ -317,42 +381,49 @@ func decimalLen8(v uint32) int {
 }
 
 // keyMemo remembers field keys (strings of 1 to 16 bytes) that were found to need no JSON
-// escaping, so the next record with the same key skips the byte-by-byte check and writes it
-// as two words. Keys are nearly always string constants, so the same few come back record
-// after record, at the same address. An entry keeps the string itself: while it is
-// remembered its bytes cannot be freed and reused, so a string with the same data pointer
-// and length is the same bytes (Go strings are immutable). Two keys that map to one slot
-// take turns. The queue's fast path uses it under the queue's lock. A Logger keeps at most
-// 64 keys of at most 16 bytes this way. (Keys escaped to the heap already, through the
-// ordinary path; the message does not, so it is not remembered here.)
+// escaping, so the next record with the same key skips the byte-by-byte check and writes
+// the key with its punctuation, `,"key":`, as three words. Keys are nearly always string
+// constants, so the same few come back record after record, at the same address. An entry
+// keeps the string itself: while it is remembered its bytes cannot be freed and reused, so
+// a string with the same data pointer and length is the same bytes (Go strings are
+// immutable). Two keys that map to one slot take turns. The queue's fast path uses it under
+// the queue's lock. A Logger keeps at most 64 keys of at most 16 bytes this way. (Keys
+// escaped to the heap already, through the ordinary path; the message does not, so it is
+// not remembered here.)
 type keyMemo [64]memoEntry
 
 type memoEntry struct {
 	s string
-	w [2]uint64 // the bytes of s, little-endian, zero-padded to 16
+	n int       // len(s) + 4: the length of `,"s":`; 0 while the slot is empty
+	w [3]uint64 // `,"s":`, little-endian, zero-padded to 24 bytes
 }
 
-// entry is the slot for s. A key the slot holds (holds) is written as the slot's two words,
-// e.w, at b[i:], which must have room for 16 bytes even when s is shorter (the record bound
-// leaves maxFieldLen+maxValueLen after a key): whatever the words write past s's end is
-// overwritten by what follows or cut off with the record's end. Any other key goes to learn.
+// entry is the slot for s. A key the slot holds (holds) is written as the slot's three
+// words, e.w, at b[i:], which must have room for 24 bytes even when s is shorter (the
+// record bound leaves maxFieldLen+maxValueLen after a key): whatever the words write past
+// `,"s":` is overwritten by the value or cut off with the record's end. Any other key goes
+// to learn.
 func (m *keyMemo) entry(s string) *memoEntry {
 	return &m[(uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))+uint64(len(s)))*0x9e3779b97f4a7c15>>58] // Fibonacci hashing
 }
 
-// holds reports whether e remembers s itself: the same bytes at the same address.
+// holds reports whether e remembers s itself: the same bytes at the same address. (An
+// empty slot's n is 0, which no key's len+4 is, so it holds nothing, not even "".)
 func (e *memoEntry) holds(s string) bool {
-	return unsafe.StringData(e.s) == unsafe.StringData(s) && len(e.s) == len(s)
+	return unsafe.StringData(e.s) == unsafe.StringData(s) && e.n == len(s)+4
 }
 
-// learn writes s with putJSONString and remembers it in e if it needed no escaping.
+// learn writes `,"s":` at b[i:], s through putJSONString, and returns the index just past
+// it; it remembers s in e if s needed no escaping and is 1 to 16 bytes long.
 func (e *memoEntry) learn(b []byte, i int, s string) int {
-	j := putJSONString(b, i, s)
-	if n := len(s); n > 0 && n <= 16 && j == i+n {
-		var t [16]byte
-		copy(t[:], s)
-		e.s = s
-		e.w = [2]uint64{binary.LittleEndian.Uint64(t[:8]), binary.LittleEndian.Uint64(t[8:])}
+	b[i], b[i+1] = ',', '"'
+	j := putJSONString(b, i+2, s)
+	b[j], b[j+1] = '"', ':'
+	if n := len(s); n > 0 && n <= 16 && j == i+2+n {
+		var t [24]byte
+		copy(t[:], b[i:j+2])
+		e.s, e.n = s, n+4
+		e.w = [3]uint64{binary.LittleEndian.Uint64(t[:8]), binary.LittleEndian.Uint64(t[8:16]), binary.LittleEndian.Uint64(t[16:])}
 	}
-	return j
+	return j + 2
 }

@@ -37,9 +37,11 @@ func TestJSONFastMatches(t *testing.T) {
 
 		// Exactly the room the fast path checks for, after some earlier bytes.
 		bound := recordBound(msg, prefix, fs)
-		buf := make([]byte, len("previous records\n"), len("previous records\n")+bound+fastSlack)
-		copy(buf, "previous records\n")
+		buf, intact := guardedBuf("previous records\n", bound+fastSlack)
 		got, res := appendJSONRecord(buf, &memo, ts, lvl, msg, prefix, fs)
+		if !intact() {
+			t.Fatalf("record %d: written past the buffer's capacity", n)
+		}
 		if res != fastOK {
 			t.Fatalf("record %d: %d with recordBound's room", n, res)
 		}
@@ -52,6 +54,63 @@ func TestJSONFastMatches(t *testing.T) {
 	}
 }
 
+// guardedBuf returns a buffer holding head with exactly room bytes of spare capacity, and a
+// function that reports whether the guard bytes right past that capacity (in the same
+// allocation, where a stray write would land unnoticed) are as they were. appendJSONRecord
+// writes through unchecked stores (st64 and friends), which must stay within the capacity.
+func guardedBuf(head string, room int) (buf []byte, intact func() bool) {
+	const guard, fill = 64, 0xa5
+	mem := make([]byte, len(head)+room+guard)
+	copy(mem, head)
+	end := len(head) + room
+	for k := end; k < len(mem); k++ {
+		mem[k] = fill
+	}
+	return mem[:len(head):end], func() bool {
+		for _, c := range mem[end:] {
+			if c != fill {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// FuzzJSONFast holds appendJSONRecord to encoder.record for any message, key and string
+// value, any number and any room: with room for the record's bound it must write the
+// record byte for byte; with less it may refuse (fastNoRoom, the buffer's length as it
+// was); either way it must not write past the buffer's capacity.
+func FuzzJSONFast(f *testing.F) {
+	for k, s := range trickyStrings {
+		f.Add(s, "key", s, int64(k)*7919-1000, uint16(k*37))
+	}
+	f.Add("request", "method", "GET", int64(1234567), uint16(1000))
+	f.Add("0123456789abcdef", "0123456789abcdef", "0123456789abcde\"", int64(math.MinInt64), uint16(400))
+	var memo keyMemo
+	var c clock
+	enc := newEncoder(FormatJSON)
+	f.Fuzz(func(t *testing.T, msg, key, val string, num int64, room uint16) {
+		fs := []Field{String(key, val), Int64("n", num), Bytes(val, []byte(key)), Uint64(key, uint64(num)),
+			Bool(key, num&1 == 0), Err(nil), Float64(val, float64(num)/7), String("k", val[:len(val)/2])}
+		ts := c.read()
+		want := enc.record([]byte("x"), ts, LevelInfo, msg, nil, fs)
+		bound := recordBound(msg, nil, fs) + fastSlack
+		for _, r := range []int{int(room) % (bound + 1), bound} {
+			buf, intact := guardedBuf("x", r)
+			got, res := appendJSONRecord(buf, &memo, ts, LevelInfo, msg, nil, fs)
+			if !intact() {
+				t.Fatalf("room %d of %d: written past the buffer's capacity", r, bound)
+			}
+			switch {
+			case res == fastOK && bytes.Equal(got, want):
+			case res == fastNoRoom && r < bound && len(got) == 1:
+			default:
+				t.Fatalf("room %d of %d: result %d\n got %q\nwant %q", r, bound, res, got, want)
+			}
+		}
+	})
+}
+
 // TestJSONFastRefuses checks that appendJSONRecord, given any room from none to a record's
 // bound, either writes the record right within that room or gives up leaving the buffer's
 // length as it was; that it gives up on fields that could run the caller's code; and that
@@ -62,24 +121,38 @@ func TestJSONFastRefuses(t *testing.T) {
 	enc := newEncoder(FormatJSON)
 	fs := []Field{Int("seq", 7), String("method", "GET"), Int("status", 200), Bool("ok", true)}
 	ts := c.read()
-	want := enc.record([]byte("abc"), ts, LevelInfo, "request", nil, fs)
-	bound := recordBound("request", nil, fs)
-	refused := 0
-	for room := 0; room <= bound+fastSlack; room++ {
-		buf := make([]byte, 3, 3+room)
-		copy(buf, "abc")
-		got, res := appendJSONRecord(buf, &memo, ts, LevelInfo, "request", nil, fs)
-		switch {
-		case res == fastNoRoom && len(got) == 3:
-			refused++
-		case res == fastOK && bytes.Equal(got, want) && &got[0] == &buf[0]:
-		default:
-			t.Fatalf("room %d of %d: result %d, %q", room, bound+fastSlack, res, got)
+	// Besides the usual record, long ones of short fields: their header's room (checked
+	// first, and generous) runs out early, so each field's own check is what keeps the
+	// words written for it within the room.
+	var many, long []Field
+	for k := range 40 {
+		many = append(many, Bool("b", k%2 == 0), Int("i", -k), String("s", "v"), Uint64("u", uint64(k)<<(k%64)),
+			String("t", "0123456789abcdef"[:k%17]), Float64("f", float64(k)/3))
+		long = append(long, String(strings.Repeat("k", k%20), strings.Repeat("\"é", k%9)))
+	}
+	for _, fs := range [][]Field{fs, many, long} {
+		want := enc.record([]byte("abc"), ts, LevelInfo, "request", nil, fs)
+		bound := recordBound("request", nil, fs)
+		refused := 0
+		for room := 0; room <= bound+fastSlack; room++ {
+			buf, intact := guardedBuf("abc", room)
+			got, res := appendJSONRecord(buf, &memo, ts, LevelInfo, "request", nil, fs)
+			if !intact() {
+				t.Fatalf("%d fields, room %d: written past the buffer's capacity", len(fs), room)
+			}
+			switch {
+			case res == fastNoRoom && len(got) == 3:
+				refused++
+			case res == fastOK && bytes.Equal(got, want) && &got[0] == &buf[0]:
+			default:
+				t.Fatalf("%d fields, room %d of %d: result %d, %q", len(fs), room, bound+fastSlack, res, got)
+			}
+		}
+		if refused == 0 || refused > bound+fastSlack {
+			t.Fatalf("%d fields: refused %d of %d rooms", len(fs), refused, bound+fastSlack+1)
 		}
 	}
-	if refused == 0 || refused > bound+fastSlack {
-		t.Fatalf("refused %d of %d rooms", refused, bound+fastSlack+1)
-	}
+	want := enc.record([]byte("abc"), ts, LevelInfo, "request", nil, fs)
 	for _, f := range []Field{Err(io.EOF), Stringer("s", LevelWarn), Any("a", struct{ X int }{1})} {
 		buf := make([]byte, 0, 4096)
 		if got, res := appendJSONRecord(buf, &memo, ts, LevelInfo, "request", nil, append(fs[:4:4], f)); res != fastNotFast || len(got) != 0 {
@@ -207,7 +280,11 @@ func TestJSONFastStrings(t *testing.T) {
 				str := string(s)
 				fs := []Field{String("k", str), Bytes("b", s)}
 				want := enc.record(nil, ts, LevelWarn, str, nil, fs)
-				got, res := appendJSONRecord(make([]byte, 0, 1024), &memo, ts, LevelWarn, str, nil, fs)
+				buf, intact := guardedBuf("", recordBound(str, nil, fs)+fastSlack)
+				got, res := appendJSONRecord(buf, &memo, ts, LevelWarn, str, nil, fs)
+				if !intact() {
+					t.Fatalf("%q: written past the buffer's capacity", str)
+				}
 				if res != fastOK || !bytes.Equal(got, want) {
 					t.Fatalf("%q: result %d\n got %q\nwant %q", str, res, got, want)
 				}
