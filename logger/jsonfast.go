@@ -130,16 +130,19 @@ func appendJSONRecord(dst []byte, m *keyMemo, t instant, level Level, msg string
 		i++
 		i += copy(b[i:], prefix)
 	}
+	// A field needs maxFieldLen+maxValueLen+fastSlack bytes and 6 per byte of its key and
+	// string value (recordBound's count): past end, it does not fit.
+	end := len(b) - (maxFieldLen + maxValueLen + fastSlack)
 	for k := range fields {
 		f := &fields[k]
 		kind := f.kind
-		if kind == kindSkip {
-			continue
-		}
-		if kind >= kindError { // kindError, kindStringer, kindAny
+		if kind-1 >= kindError-1 { // kindSkip (wrapping around), kindError, kindStringer, kindAny
+			if kind == kindSkip {
+				continue
+			}
 			return dst, fastNotFast
 		}
-		if len(b)-i < maxFieldLen+6*(len(f.Key)+len(f.str))+maxValueLen+fastSlack {
+		if i+6*(len(f.Key)+len(f.str)) > end {
 			return dst, fastNoRoom
 		}
 		// The room just checked is at least 64 bytes (and 6 per byte of key and string
