@@ -98,6 +98,7 @@ const (
 	LogCallerRPS  = "caller_rec_ps" // records per second while the callers ran (before Close)
 	LogTimedRPS   = "timed_rec_ps"  // records per second of the latency pass
 	LogTimedDrops = "timed_drops"   // drops in the latency pass
+	LogWaits      = "queue_waits"   // throughput pass: calls that waited for queue space (uringd's logger only)
 	// LogDiodeMissed is what zerolog's diode reported as overwritten; its drops column is
 	// calls minus records in the file.
 	LogDiodeMissed = "diode_missed"
@@ -106,13 +107,14 @@ const (
 // LogTableColumns are the log benchmark's table, JSON and report columns: LogColumns
 // (engine, records_per_s, p50_ns, p99_ns, p999_ns, max_ns, drops, os_threads,
 // iowq_workers) with MB/s, the timer's p50 and the net p50 and p99 (minus the timer's),
-// the idle threads and CPU seconds added.
+// the throughput pass's queue waits (uringd's logger), the idle threads and CPU seconds
+// added.
 func LogTableColumns() []Column {
 	lc := LogColumns()
 	cols := []Column{ColName, lc[0], lc[1], ColMBPerSec}
 	cols = append(cols, lc[2:6]...)
 	cols = append(cols, ExtraCol("timer", LogTimerP50, 0), ExtraCol("net-p50", LogNetP50, 0), ExtraCol("net-p99", LogNetP99, 0))
-	cols = append(cols, lc[6], lc[7], ColIdleThreads, lc[8], ColCPUUser, ColCPUSys)
+	cols = append(cols, lc[6], ExtraCol("waits", LogWaits, 0), lc[7], ColIdleThreads, lc[8], ColCPUUser, ColCPUSys)
 	return cols
 }
 
@@ -196,6 +198,9 @@ func RunLogJob(ctx context.Context, j LogJob) (Result, LogOutcome, error) {
 		res.SetExtra(LogTimedRPS, float64(lp.Records)/lp.wall.Seconds())
 	}
 	res.SetExtra(LogTimedDrops, float64(lp.Drops))
+	if tp.waits >= 0 {
+		res.SetExtra(LogWaits, float64(tp.waits))
+	}
 	if tp.diodeMissed >= 0 {
 		res.SetExtra(LogDiodeMissed, float64(tp.diodeMissed))
 	}
@@ -211,6 +216,7 @@ type passResult struct {
 	callers     time.Duration // first call to last call returned
 	closeTime   time.Duration
 	fsyncs      int64
+	waits       int64      // -1: the target has no queue
 	diodeMissed int64      // zerolog: what the diode reported; -1 otherwise
 	hist        *Histogram // timed passes
 }
@@ -242,7 +248,7 @@ func runLogPass(ctx context.Context, j LogJob, timed bool) (passResult, error) {
 	if err != nil {
 		return pr, err
 	}
-	pr.Logged, pr.Drops, pr.hist, pr.fsyncs = run.calls, tgt.drops(), run.hist, tgt.fsyncs()
+	pr.Logged, pr.Drops, pr.hist, pr.fsyncs, pr.waits = run.calls, tgt.drops(), run.hist, tgt.fsyncs(), tgt.waits()
 	pr.wall, pr.callers, pr.closeTime = end.Sub(run.start), run.end.Sub(run.start), end.Sub(closeStart)
 
 	n, size, err := checkLogFile(pr.Path)

@@ -39,6 +39,9 @@ type logTarget interface {
 	close() error
 	drops() int64  // records accepted by a call but not written (queue or diode full)
 	fsyncs() int64 // fdatasync calls on the file
+	// waits is how many times a call waited for the writer to free queue space (uringd's
+	// logger, PolicyBlock), or -1 for a logger without such a queue.
+	waits() int64
 	// approxDrops says drops is the target's own estimate, to be replaced by calls minus
 	// the records in the file.
 	approxDrops() bool
@@ -184,6 +187,7 @@ func (t *uringdTarget) close() error {
 func (t *uringdTarget) approxDrops() bool { return false }
 func (t *uringdTarget) drops() int64      { return int64(t.l.Stats().Dropped) }
 func (t *uringdTarget) fsyncs() int64     { return int64(t.l.Stats().Fsyncs) }
+func (t *uringdTarget) waits() int64      { return int64(t.l.Stats().Waits) }
 
 // syncedFile is the file under zap's, zerolog's and slog's buffers: it passes every write
 // on and, with fsync, calls fdatasync after it. Its callers serialise their writes (zap's
@@ -291,6 +295,7 @@ func (t *zapTarget) close() error {
 func (t *zapTarget) approxDrops() bool { return false }
 func (t *zapTarget) drops() int64      { return 0 }
 func (t *zapTarget) fsyncs() int64     { return t.f.n.Load() }
+func (t *zapTarget) waits() int64      { return -1 }
 
 // zerologTarget is zerolog over its diode writer over a bufio.Writer.
 type zerologTarget struct {
@@ -346,6 +351,7 @@ func (t *zerologTarget) close() error {
 func (t *zerologTarget) approxDrops() bool { return true }
 func (t *zerologTarget) drops() int64      { return t.missed.Load() }
 func (t *zerologTarget) fsyncs() int64     { return t.f.n.Load() }
+func (t *zerologTarget) waits() int64      { return -1 }
 
 // slogTarget is log/slog's JSONHandler over a bufio.Writer.
 type slogTarget struct {
@@ -400,3 +406,4 @@ func (t *slogTarget) close() error {
 func (t *slogTarget) approxDrops() bool { return false }
 func (t *slogTarget) drops() int64      { return 0 }
 func (t *slogTarget) fsyncs() int64     { return t.f.n.Load() }
+func (t *slogTarget) waits() int64      { return -1 }
