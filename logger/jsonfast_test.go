@@ -262,7 +262,7 @@ func TestPutUint(t *testing.T) {
 }
 
 // TestJSONFastStrings sweeps the strings the fast path writes by words without a call (the
-// message, and string values of 8 to 16 bytes): every length from 0 to 20 with each byte
+// message, and string values of up to 16 bytes): every length from 0 to 20 with each byte
 // that needs escaping (and some that do not) at each position, as the message and as a
 // value, against encoder.record.
 func TestJSONFastStrings(t *testing.T) {
