@@ -43,6 +43,9 @@ type Options struct {
 	CoopTaskrun bool
 	SubmitAll   bool // IORING_SETUP_SUBMIT_ALL (5.18+): keep submitting after a failing SQE
 
+	// Faults, for tests only, injects failures into io_uring_enter (see Faults).
+	Faults *Faults
+
 	// KernelCompat caps the features to those of an older kernel, e.g. "5.10"; empty means
 	// $URINGD_KERNEL_COMPAT, and when that is empty too, no cap. Asking for a setup flag the
 	// capped version lacks fails with ErrUnsupported.
@@ -72,6 +75,7 @@ type Ring struct {
 	waitArg getEventsArg
 	waitTS  Timespec
 
+	faults          *Faults       // test-only failures of io_uring_enter; nil in production
 	internalOps     bool          // the ring has queued operations of its own; skip their CQEs
 	inlineHits      bool          // the last submit found its completions ready at once
 	minWait         time.Duration // SubmitAndWaitBatch's grace period (min_wait_usec)
@@ -163,7 +167,7 @@ func New(opts Options) (*Ring, error) {
 		}
 		return nil, classifySetupError(errno, entries, kernel)
 	}
-	r := &Ring{fd: fd, flags: p.flags}
+	r := &Ring{fd: fd, flags: p.flags, faults: opts.Faults}
 	if err := r.mmap(&p); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -501,7 +505,7 @@ func (r *Ring) armTimer(d time.Duration) error {
 func (r *Ring) enterTimeout(toSubmit, want uint32, d time.Duration) (int, error) {
 	r.waitTS = Timespec{Sec: int64(d / time.Second), Nsec: int64(d % time.Second)}
 	r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS))), minWait: uint32(r.minWait / time.Microsecond)}
-	n, errno := sysEnter(r.fd, toSubmit, want, enterGetEvents|enterExtArg, unsafe.Pointer(&r.waitArg), sizeofGetEventsArg)
+	n, errno := r.sysEnter(toSubmit, want, enterGetEvents|enterExtArg, unsafe.Pointer(&r.waitArg), sizeofGetEventsArg)
 	switch errno {
 	case 0:
 		return n, nil
@@ -520,7 +524,7 @@ func (r *Ring) enter(toSubmit, minComplete, flags uint32) (int, error) {
 		flags |= enterGetEvents
 	}
 	for {
-		n, errno := sysEnter(r.fd, toSubmit, minComplete, flags, nil, 0)
+		n, errno := r.sysEnter(toSubmit, minComplete, flags, nil, 0)
 		switch errno {
 		case 0:
 			return n, nil
