@@ -114,6 +114,10 @@ func newLoop(s *Server, id, lfd int) (*loop, error) {
 func (l *loop) setupRing() error {
 	f := l.s.features
 	opts := ring.Options{Entries: 4096, CQEntries: 16384, KernelCompat: l.s.cfg.KernelCompat}
+	if t := l.s.tune; t.sqEntries > 0 {
+		opts.Entries, opts.CQEntries = t.sqEntries, t.cqEntries
+	}
+	opts.Faults = l.s.tune.faults
 	if f.SingleIssuer {
 		opts.SingleIssuer = true
 		if f.DeferTaskrun {

@@ -166,6 +166,9 @@ type Server struct {
 
 	std *stdServer
 
+	tune     ringTuning // tests: tiny queues, injected faults (tuning.go)
+	pressure pressure   // how often the loops met a full SQ
+
 	fileEng fileio.Engine // --file-io threadpool: the fileio engine and the root it opens beneath
 	fileDir *fileio.Dir
 }
