@@ -196,7 +196,7 @@ type Op struct {
 	lclosed bool  // cancelled by engine Close
 	lretry  uint8 // times the kernel cancelled it unasked and the loop submitted it again
 	slot    uint32
-	ud      uint64 // user_data while in flight: slot and generation
+	ud      uint64 // user_data while in flight: token.Make(kindOp, slot, generation)
 
 	// pools and queues
 	state atomic.Int32

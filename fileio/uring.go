@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/uringd/uringd/internal/token"
 	"github.com/uringd/uringd/ring"
 )
 
@@ -41,11 +42,18 @@ type uringEngine struct {
 	closed  atomic.Bool
 }
 
-// udCancel marks the CQEs of the engine's own ASYNC_CANCEL SQEs (below ring's reserved
-// values).
-const udCancel = uint64(1) << 62
+// The user_data kinds of the engine's rings (internal/token). An Op's token can never equal
+// a cancel's, however far a slot's generation has run: the kinds differ.
+const (
+	kindOp     token.Kind = 1 + iota // an Op: its slot in the table and the slot's generation
+	kindCancel                       // the engine's own ASYNC_CANCEL
+)
 
-func userData(slot, gen uint32) uint64 { return uint64(gen)<<32 | uint64(slot) }
+// userData is the token of the Op in slot at generation gen.
+func userData(slot, gen uint32) uint64 { return uint64(token.Make(kindOp, slot, gen)) }
+
+// cancelUserData is the token of every ASYNC_CANCEL the engine submits.
+func cancelUserData() uint64 { return uint64(token.Make(kindCancel, 0, 0)) }
 
 func newUring(opts Options) (*uringEngine, error) {
 	n := opts.Rings
@@ -174,7 +182,7 @@ type loop struct {
 	// Owned by the loop goroutine.
 	pendHead, pendTail *Op      // taken, waiting for a slot or an SQE
 	slots              []*Op    // in flight, by slot
-	gens               []uint32 // generation of each slot, part of user_data
+	gens               []uint32 // generation of each slot, part of user_data (token.NextGen)
 	free               []uint32
 	inflight           int
 	toCancel           []uint64 // user_data of Ops to cancel, cancel SQE not prepared yet
@@ -383,7 +391,7 @@ func (l *loop) dispatch() {
 				break
 			}
 			s.PrepCancel(ud, 0)
-			s.UserData = udCancel
+			s.UserData = cancelUserData()
 		}
 		l.toCancel = l.toCancel[:len(l.toCancel)-1]
 	}
@@ -409,7 +417,7 @@ func (l *loop) dispatch() {
 		l.popPending()
 		slot := l.free[len(l.free)-1]
 		l.free = l.free[:len(l.free)-1]
-		l.gens[slot]++
+		l.gens[slot] = token.NextGen(l.gens[slot])
 		l.slots[slot] = o
 		o.slot, o.ud, o.lstate = slot, userData(slot, l.gens[slot]), lsInflight
 		l.inflight++
@@ -443,10 +451,11 @@ func (l *loop) reap() int {
 			return total
 		}
 		for _, c := range l.cqes[:n] {
-			if c.UserData == udCancel {
-				continue
+			t := token.Token(c.UserData)
+			if t.Kind() != kindOp || t.Slot() >= uint32(len(l.slots)) {
+				continue // a cancel's completion (its target reports for itself)
 			}
-			slot := uint32(c.UserData)
+			slot := t.Slot()
 			o := l.slots[slot]
 			if o == nil || o.ud != c.UserData {
 				continue // cannot happen: every in-flight user_data is in the table

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uringd/uringd/internal/token"
 	"github.com/uringd/uringd/ring"
 )
 
@@ -105,7 +106,7 @@ func (q *uringQueue) Submit(o *Op) error {
 	}
 	slot := q.free[len(q.free)-1]
 	q.free = q.free[:len(q.free)-1]
-	q.gens[slot]++
+	q.gens[slot] = token.NextGen(q.gens[slot])
 	q.slots[slot] = o
 	o.q, o.slot, o.ud, o.res, o.cause, o.N, o.Err = q, slot, userData(slot, q.gens[slot]), 0, nil, 0, nil
 	q.inflight++
@@ -186,13 +187,11 @@ func (q *uringQueue) peek(out []*Op) int {
 	k := q.r.PeekBatch(cqes)
 	n := 0
 	for _, c := range cqes[:k] {
-		if c.UserData == udCancel {
-			continue
+		t := token.Token(c.UserData)
+		if t.Kind() != kindOp || t.Slot() >= uint32(len(q.slots)) {
+			continue // a cancel's completion
 		}
-		slot := uint32(c.UserData)
-		if slot >= uint32(len(q.slots)) {
-			continue
-		}
+		slot := t.Slot()
 		o := q.slots[slot]
 		if o == nil || o.ud != c.UserData {
 			continue
@@ -219,7 +218,7 @@ func (q *uringQueue) Cancel(o *Op) error {
 		return fmt.Errorf("fileio uring: cancel %s %s: %w", o.Code, o.File.path, ring.ErrBusy)
 	}
 	s.PrepCancel(o.ud, 0)
-	s.UserData = udCancel
+	s.UserData = cancelUserData()
 	return nil
 }
 
