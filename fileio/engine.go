@@ -188,6 +188,9 @@ type Op struct {
 
 	done chan struct{} // pooled Ops: completion (and cancellation acknowledgement) tokens
 	fut  atomic.Int32  // threadpool File methods without a context to watch: futex word
+	// futStale counts the passes of tpEngine.do's futex wait that found the Op not done
+	// (stale or spurious wakeups); tests read it.
+	futStale uint32
 
 	// uring loop (owned by the loop goroutine while the Op is submitted)
 	next    *Op

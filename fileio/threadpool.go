@@ -113,15 +113,19 @@ func (e *tpEngine) do(ctx context.Context, o *Op) bool {
 		// a C thread pool's, rather than park in the Go scheduler, where the worker's
 		// wakeup would leave this goroutine in the worker's run queue for another thread
 		// to steal.
-		for {
-			if o.fut.CompareAndSwap(futWaiting, futSleeping) {
-				futexWait(&o.fut, futSleeping)
-			}
-			if o.fut.Load() == futDone {
-				o.fut.Store(futNone)
-				return true
+		// Sleep for as long as the word says sleeping: a wakeup that finds it so is stale (a
+		// late futexWake meant for an earlier use of this pooled Op's word) or spurious, and
+		// sleeps again rather than spin until the worker is done.
+		o.futStale = 0
+		o.fut.CompareAndSwap(futWaiting, futSleeping) // fails only if the worker is done
+		for o.fut.Load() != futDone {
+			futexWait(&o.fut, futSleeping) // returns at once once the word changed
+			if o.fut.Load() != futDone {
+				o.futStale++
 			}
 		}
+		o.fut.Store(futNone)
+		return true
 	}
 	select {
 	case <-o.done:
