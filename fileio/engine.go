@@ -195,9 +195,8 @@ type Op struct {
 	// uring loop (owned by the loop goroutine while the Op is submitted)
 	next    *Op
 	lstate  uint8
-	lcancel bool  // cancelled by its caller (before it was submitted, or an ASYNC_CANCEL was asked for)
-	lclosed bool  // cancelled by engine Close
-	lretry  uint8 // times the kernel cancelled it unasked and the loop submitted it again
+	lcancel bool // cancelled by its caller (before it was submitted, or an ASYNC_CANCEL was asked for)
+	lclosed bool // cancelled by engine Close
 	slot    uint32
 	ud      uint64 // user_data while in flight: token.Make(kindOp, slot, generation)
 

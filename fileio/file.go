@@ -410,7 +410,7 @@ func putOp(o *Op) {
 	o.res, o.cause, o.q = 0, nil, nil
 	clear(o.iov) // drop references to the caller's buffers
 	o.iov = o.iov[:0]
-	o.lcancel, o.lclosed, o.lretry = false, false, 0
+	o.lcancel, o.lclosed = false, false
 	o.state.Store(stIdle)
 	opPool.Put(o)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -265,7 +266,15 @@ func (l *loop) close() error {
 }
 
 // run is the loop goroutine: take, prepare, submit, reap, signal, park.
+//
+// It stays on one OS thread for its whole life: the kernel ties the io-wq work of a request
+// to the thread that submitted it and cancels that work when the thread exits (the request
+// then completes with ECANCELED, or -ERESTARTSYS for one interrupted while it blocked), and
+// the Go runtime ends a thread whenever a goroutine locked to it exits, as the threadpool
+// engine's workers do. Locked, the loop's thread runs nothing else, so it ends only with the
+// loop (it is never unlocked), once nothing is in flight.
 func (l *loop) run() {
+	runtime.LockOSThread()
 	defer close(l.exited)
 	for {
 		l.mu.Lock()
@@ -429,10 +438,6 @@ func (l *loop) dispatch() {
 	}
 }
 
-// maxUnaskedCancels is how often the loop resubmits an Op the kernel cancelled unasked
-// before it reports the ECANCELED.
-const maxUnaskedCancels = 3
-
 func (l *loop) popPending() {
 	o := l.pendHead
 	l.pendHead = o.next
@@ -463,14 +468,6 @@ func (l *loop) reap() int {
 			l.slots[slot] = nil
 			l.free = append(l.free, slot)
 			l.inflight--
-			if c.Res == -int32(syscall.ECANCELED) && !o.lcancel && !o.lclosed && o.lretry < maxUnaskedCancels {
-				// Cancelled, but nobody asked: the kernel drops requests it could not run
-				// (io-wq failed to start a worker, or the thread that submitted them
-				// exited; seen on 6.1). Nothing was done: submit it again.
-				o.lretry++
-				l.enqueue(o)
-				continue
-			}
 			o.res = int64(c.Res)
 			if o.lclosed && c.Res == -int32(syscall.ECANCELED) {
 				o.cause = ErrClosed
