@@ -169,6 +169,9 @@ type Server struct {
 	tune     ringTuning // tests: tiny queues, injected faults (tuning.go)
 	pressure pressure   // how often the loops met a full SQ
 
+	failedMu sync.Mutex
+	failed   []*loop // loops that failed: kept reachable, see abandon
+
 	fileEng fileio.Engine // --file-io threadpool: the fileio engine and the root it opens beneath
 	fileDir *fileio.Dir
 }
@@ -339,7 +342,15 @@ func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // Serve runs the server until ctx is done, then shuts down gracefully: it stops accepting,
 // lets in-flight responses finish within ShutdownTimeout, closes every connection, flushes
-// the access log and returns nil. It returns an error only when the server could not run.
+// the access log and returns nil.
+//
+// A loop that fails (its ring returns an error that is neither a timeout nor busy) takes the
+// whole server down: the listeners are shut at once, so the kernel refuses new connections
+// instead of queueing them where no loop accepts, the other loops drain and close their
+// connections as at a normal shutdown, and Serve returns an error naming the loop and what
+// failed. It does not rebuild the ring in-process: a ring failing unexpectedly leaves the
+// loop in an unknown state, and every buffer still in flight would have to be abandoned
+// safely; a supervisor (systemd, Kubernetes) restarting the process is the clean recovery.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.closeFds()
 	if s.std != nil {
@@ -349,12 +360,29 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(want))
 	}
 	loops := make([]*loop, s.cfg.Loops)
+	// Serve wakes the loops through its own copy of each loop's eventfd: a loop closes its
+	// copy when it ends, and a write to a closed fd number would land on whatever reused it.
+	wakeFds := make([]int, 0, len(loops))
+	defer func() {
+		for _, fd := range wakeFds {
+			unix.Close(fd)
+		}
+	}()
 	for i := range loops {
 		lfd := s.lfds[0]
 		if i < len(s.lfds) {
 			lfd = s.lfds[i]
 		}
 		l, err := newLoop(s, i, lfd)
+		if err == nil {
+			var wfd int
+			if wfd, err = unix.FcntlInt(uintptr(l.wakeFd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+				wakeFds = append(wakeFds, wfd)
+			} else {
+				l.close()
+				err = fmt.Errorf("netio: loop %d: dup eventfd: %w", i, err)
+			}
+		}
 		if err != nil {
 			for _, l := range loops[:i] {
 				l.close()
@@ -363,30 +391,96 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		loops[i] = l
 	}
+	var stopOnce sync.Once
+	stop := func() {
+		stopOnce.Do(func() {
+			s.stopAt.Store(time.Now().Add(s.cfg.ShutdownTimeout).UnixNano())
+			s.stopping.Store(true)
+			one := [8]byte{1}
+			for _, fd := range wakeFds {
+				unix.Write(fd, one[:])
+			}
+		})
+	}
+	var failOnce sync.Once
+	failed, first := -1, error(nil)
 	var wg sync.WaitGroup
 	errs := make([]error, len(loops))
 	for i, l := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.run()
+			if errs[i] = l.run(); errs[i] != nil {
+				s.abandon(l)
+				failOnce.Do(func() {
+					failed, first = i, fmt.Errorf("netio: server stopped: %w", errs[i])
+					s.cfg.Logf("loop %d failed, stopping the server: %v", i, errs[i])
+					stop() // first: a loop that sees its accept fail on the shut listener is stopping
+					s.shutListeners()
+				})
+			}
 		}()
 	}
+	served := make(chan struct{})
+	defer close(served)
 	go func() {
-		<-ctx.Done()
-		s.stopAt.Store(time.Now().Add(s.cfg.ShutdownTimeout).UnixNano())
-		s.stopping.Store(true)
-		for _, l := range loops {
-			l.wakeup()
+		select {
+		case <-ctx.Done():
+			stop()
+		case <-served:
 		}
 	}()
 	wg.Wait()
-	if s.cfg.AccessLog != nil {
-		if err := s.cfg.AccessLog.Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("netio: flush access log: %w", err))
+	var all []error
+	if failed >= 0 {
+		all = append(all, first)
+		for i, err := range errs {
+			if i != failed && err != nil {
+				all = append(all, err)
+			}
 		}
 	}
-	return errors.Join(errs...)
+	if s.cfg.AccessLog != nil {
+		if err := s.cfg.AccessLog.Flush(); err != nil {
+			all = append(all, fmt.Errorf("netio: flush access log: %w", err))
+		}
+	}
+	return errors.Join(all...)
+}
+
+// shutListeners makes every listener refuse new connections now. shutdown(2) on a
+// listening socket stops it (it leaves its SO_REUSEPORT group, queued connections are
+// reset, later SYNs refused) even while a ring's accept holds a reference to it, which
+// close(2) alone would not; the fds are closed when Serve returns.
+func (s *Server) shutListeners() {
+	for _, fd := range s.lfds {
+		unix.Shutdown(fd, unix.SHUT_RDWR)
+	}
+}
+
+// abandon closes the sockets a failed loop left open, at once: their clients learn now,
+// rather than after the other loops' drain. Its run has returned and closed its
+// ring, so no SQE can still be submitted that names these fd numbers; requests the kernel
+// had already taken hold their own file references. The loop stays reachable from s.failed
+// because the kernel may still be finishing io-wq work into its buffers after the ring fd
+// was closed.
+func (s *Server) abandon(l *loop) {
+	s.failedMu.Lock()
+	s.failed = append(s.failed, l)
+	s.failedMu.Unlock()
+	for _, c := range l.conns {
+		if c == nil || c.fd < 0 {
+			continue
+		}
+		unix.Close(c.fd)
+		c.fd = -1
+		if c.pipe[0] > 0 {
+			unix.Close(c.pipe[0])
+			unix.Close(c.pipe[1])
+			c.pipe = [2]int{}
+		}
+		s.conns.Add(-1)
+	}
 }
 
 func (s *Server) closeFds() {
