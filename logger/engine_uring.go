@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,6 +61,8 @@ type uringEngine struct {
 	fsyncRes     int32 // the result of the last one
 	fsyncAsync   bool  // the one in flight (or just finished) was started by startFsync
 	fsyncDone    bool  // ... and it has finished, its result not yet collected
+
+	probe *uringProbe
 }
 
 // slot is one operation in flight. The batch pointer is what keeps the buffer the kernel is
@@ -77,9 +80,25 @@ type span struct{ a, b int64 }
 // before its ECANCELED counts as a write error.
 const maxUnaskedCancels = 3
 
-func newUringEngine(queueSize int) (engine, error) {
+// uringTuning is the test-only part of Options for EngineUring (Options.uring).
+type uringTuning struct {
+	faults    *ring.Faults // injected io_uring_enter failures (ring.Options.Faults)
+	sqEntries uint32       // SQ size instead of QueueSize+8 (tiny rings)
+	genStart  uint32       // first generation of every slot (to force a wrap soon)
+	probe     *uringProbe  // counts what tests want to see, if set
+}
+
+// uringProbe counts, for tests, what the engine saw; read after Close.
+type uringProbe struct {
+	cancels atomic.Int64 // write or fsync completions with ECANCELED
+}
+
+func newUringEngine(queueSize int, tune uringTuning) (engine, error) {
 	entries := uint32(queueSize + 8)
-	r, err := ring.New(ring.Options{Entries: entries})
+	if tune.sqEntries > 0 {
+		entries = tune.sqEntries
+	}
+	r, err := ring.New(ring.Options{Entries: entries, Faults: tune.faults})
 	if err != nil {
 		return nil, fmt.Errorf("logger: io_uring setup: %w", err)
 	}
@@ -96,6 +115,7 @@ func newUringEngine(queueSize int) (engine, error) {
 		slots: make([]slot, n),
 		free:  make([]uint32, 0, n),
 		cqes:  make([]*ring.CQE, n),
+		probe: tune.probe,
 	}
 	for i := n - 1; i >= 0; i-- {
 		e.free = append(e.free, uint32(i))
@@ -259,6 +279,9 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 	i := uint32(ud)
 	s := e.slots[i]
 	e.release(i)
+	if res == -int32(syscall.ECANCELED) && e.probe != nil {
+		e.probe.cancels.Add(1)
+	}
 	if s.fsync {
 		e.fsyncPending = false
 		e.fsyncRes = res

@@ -136,6 +136,10 @@ type Options struct {
 	// this Logger; errors that arrive while it is busy are counted in Stats but may not all
 	// be delivered.
 	OnError func(error)
+
+	// uring tunes EngineUring's ring for tests (injected faults, a tiny SQ, a forced
+	// generation wrap); in-package tests set it, production leaves it zero.
+	uring uringTuning
 }
 
 // withDefaults returns o with defaults filled in, or an error naming the bad field.
