@@ -34,6 +34,10 @@ func TestZeroAllocs(t *testing.T) {
 	postReq := []byte("POST / HTTP/1.1\r\nHost: h\r\n\r\n")
 	rawPath := []byte("/a/%2e%2e/b")
 	pathBuf := make([]byte, 0, 64)
+	chunkedReq := []byte("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+	chunkedBody := []byte("5;a=\"b\"\r\nhello\r\n0\r\nT: v\r\n\r\n")
+	var hs HeadScanner
+	var cd ChunkedDecoder
 
 	tests := []struct {
 		name string
@@ -44,6 +48,19 @@ func TestZeroAllocs(t *testing.T) {
 		{"Parse incomplete", func() { n, err = Parse(benchReq[:100], &req, Limits{}) }},
 		{"Parse error", func() { n, err = Parse(badReq, &req, Limits{}) }},
 		{"Parse 405", func() { n, err = Parse(postReq, &req, Limits{}) }},
+		{"Parse chunked", func() { n, err = Parse(chunkedReq, &req, Limits{}) }},
+		{"HeadScanner whole", func() { n, err = hs.Parse(benchReq, &req, Limits{}) }},
+		{"HeadScanner byte at a time", func() {
+			for k := 1; k <= len(benchReqDecode); k++ {
+				n, err = hs.Parse(benchReqDecode[:k], &req, Limits{})
+			}
+		}},
+		{"ChunkedDecoder", func() {
+			cd.Reset(Limits{})
+			for k := range chunkedBody {
+				n, _, err = cd.Decode(chunkedBody[k : k+1])
+			}
+		}},
 		{"CleanPath", func() { req.Path, _, err = CleanPath(pathBuf, rawPath) }},
 		{"ContentType", func() { _ = ContentType([]byte("/x/y/Z.WOFF2")) }},
 		{"AppendETag", func() { etagBuf = AppendETag(etagBuf[:0], 12345, mod) }},

@@ -12,7 +12,7 @@
 //
 // # Intended use by an event loop
 //
-//	n, err := http1.Parse(c.rbuf, &c.req, limits)
+//	n, err := c.scan.Parse(c.rbuf, &c.req, limits) // c.scan: a HeadScanner per connection
 //	if err == http1.ErrNeedMore {
 //		// read more bytes (c.rbuf must be able to hold MaxHeaderBytes+1), Parse again
 //	} else if e, ok := err.(http1.Error); ok {
@@ -23,7 +23,9 @@
 //		out = http1.AppendResponseHeader(out, &resp)
 //		// close if resp.Close, else drop n bytes and go on
 //	} else {
-//		// drop n bytes, then discard c.req.ContentLength body bytes;
+//		// drop n bytes, then discard c.req.ContentLength body bytes, or for
+//		// c.req.Chunked feed what follows to a ChunkedDecoder (Reset per request)
+//		// until it reports done; its errors are answered like Parse's;
 //		// open+stat c.req.Path below the root (redirect on c.req.TrailingSlash mismatch,
 //		// index.html or AppendDirListing for directories), then:
 //		etag := http1.AppendETag(c.etag[:0], size, mtime)
@@ -46,10 +48,19 @@
 //     bytes (including NUL) in fields, duplicate Host, duplicate or malformed
 //     Content-Length, Content-Length together with Transfer-Encoding and any
 //     Transfer-Encoding other than "chunked" are answered 400 and close the connection.
-//   - Request bodies: a Content-Length body is allowed on any request and must be
-//     discarded by the caller (Request.ContentLength bytes after the header block).
-//     A chunked request body is refused with 501 Not Implemented (a static file server
-//     has no use for request bodies), and the connection is closed.
+//   - Request bodies: a Content-Length or chunked body is allowed on any request and
+//     must be discarded by the caller (Request.ContentLength bytes after the header
+//     block, or a chunked body through ChunkedDecoder, RFC 9112 §7.1: a recipient must
+//     be able to parse chunked). Both are bounded by Limits.MaxBodyBytes (413, close):
+//     a static file server has no use for request bodies and reads them only to keep
+//     the connection. Transfer-Encoding is accepted only as the single value
+//     "chunked" on HTTP/1.1 without Content-Length; any other spelling or coding, or
+//     Transfer-Encoding on HTTP/1.0, is answered 400 and closes the connection.
+//   - Host is checked byte by byte against uri-host [":" port] (RFC 3986: reg-name,
+//     IPv4address, IP-literal with IPv6address, a "%25" zone or IPvFuture; port
+//     digits only): anything else is 400.
+//   - A head arriving in pieces is scanned once (HeadScanner), not re-parsed from its
+//     first byte on every receive.
 //   - Methods: GET and HEAD are served. POST, PUT, DELETE, PATCH, OPTIONS, TRACE and
 //     CONNECT are answered 405 with "Allow: GET, HEAD"; other tokens 501. These two are
 //     reported only once the whole header block is parsed, so the connection may be

@@ -1,13 +1,14 @@
 package http1
 
-// Error is the typed error returned by Parse. Each value carries the HTTP status the
-// server must answer and whether the connection must be closed afterwards.
+// Error is the typed error returned by Parse, HeadScanner and ChunkedDecoder. Each value
+// carries the HTTP status the server must answer and whether the connection must be
+// closed afterwards.
 //
 // Error is a small integer type, so returning it as an error never allocates.
 type Error uint8
 
-// Parse results. ErrNeedMore is not a failure: the header block is incomplete and
-// Parse must be called again once more bytes have arrived.
+// Results. ErrNeedMore is not a failure: the header block is incomplete and Parse must
+// be called again once more bytes have arrived.
 const (
 	ErrNeedMore            Error = iota // header block incomplete; read more
 	ErrBadRequestLine                   // 400 malformed request line
@@ -27,7 +28,8 @@ const (
 	ErrBadContentLength                 // 400 invalid or duplicate Content-Length
 	ErrContentLengthAndTE               // 400 both Content-Length and Transfer-Encoding
 	ErrBadTransferEncoding              // 400 Transfer-Encoding other than chunked, or on HTTP/1.0
-	ErrChunkedBody                      // 501 chunked request bodies are not implemented
+	ErrBadChunk                         // 400 malformed chunked body (ChunkedDecoder)
+	ErrBodyTooLarge                     // 413 request body larger than Limits.MaxBodyBytes
 	ErrMethodNotAllowed                 // 405 known method other than GET/HEAD (send Allow)
 	ErrNotImplemented                   // 501 unknown method token
 	numErrors
@@ -52,7 +54,8 @@ var errorText = [numErrors]string{
 	ErrBadContentLength:    "http1: invalid or duplicate Content-Length",
 	ErrContentLengthAndTE:  "http1: both Content-Length and Transfer-Encoding",
 	ErrBadTransferEncoding: "http1: unsupported Transfer-Encoding",
-	ErrChunkedBody:         "http1: chunked request body not implemented",
+	ErrBadChunk:            "http1: malformed chunked body",
+	ErrBodyTooLarge:        "http1: request body too large",
 	ErrMethodNotAllowed:    "http1: method not allowed",
 	ErrNotImplemented:      "http1: method not implemented",
 }
@@ -76,7 +79,8 @@ var errorStatus = [numErrors]uint16{
 	ErrBadContentLength:    400,
 	ErrContentLengthAndTE:  400,
 	ErrBadTransferEncoding: 400,
-	ErrChunkedBody:         501,
+	ErrBadChunk:            400,
+	ErrBodyTooLarge:        413,
 	ErrMethodNotAllowed:    405,
 	ErrNotImplemented:      501,
 }

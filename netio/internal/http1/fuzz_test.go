@@ -3,8 +3,10 @@ package http1
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net/http"
 	"path"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,6 +45,8 @@ func FuzzParse(f *testing.F) {
 		"GET /a\x00 HTTP/1.1\r\nHost: h\r\n\r\n",
 		"GET /%00 HTTP/1.1\r\nHost: h\r\n\r\n",
 		"GET http://x/y?z HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1,-5\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"GET http://[v1.x]/ HTTP/1.1\r\nHost: a:b:c\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -80,8 +84,9 @@ func FuzzParse(f *testing.F) {
 			if req.Version == Version11 && !req.HasHost {
 				t.Fatalf("accepted HTTP/1.1 without Host")
 			}
-			if req.ContentLength < 0 || req.TransferEncoding != nil {
-				t.Fatalf("accepted body framing cl=%d te=%q", req.ContentLength, req.TransferEncoding)
+			if req.ContentLength < 0 || req.ContentLength > lim.maxBody() || (req.TransferEncoding != nil) != req.Chunked ||
+				req.Chunked && (req.HasContentLength || req.Version != Version11 || !eqFold(req.TransferEncoding, "chunked")) {
+				t.Fatalf("accepted body framing cl=%d te=%q chunked=%v", req.ContentLength, req.TransferEncoding, req.Chunked)
 			}
 			if len(req.Target) > lim.maxTarget() {
 				t.Fatalf("accepted target of %d bytes", len(req.Target))
@@ -189,5 +194,112 @@ func FuzzParseNetHTTP(f *testing.F) {
 		if hr.Close == req.KeepAlive {
 			t.Fatalf("%q: KeepAlive %v, net/http Close %v", head, req.KeepAlive, hr.Close)
 		}
+		// Parse accepts Transfer-Encoding only as the one value "chunked", like net/http.
+		if nc := len(hr.TransferEncoding) == 1 && hr.TransferEncoding[0] == "chunked"; nc != req.Chunked {
+			t.Fatalf("%q: Chunked %v, net/http TransferEncoding %q", head, req.Chunked, hr.TransferEncoding)
+		}
+		if !req.Chunked && hr.ContentLength != req.ContentLength {
+			t.Fatalf("%q: ContentLength %d, net/http %d", head, req.ContentLength, hr.ContentLength)
+		}
 	})
+}
+
+// FuzzHeadScanner: a head fed to a HeadScanner in pieces gets what Parse on each growth
+// of the buffer gets (see checkScannerLikeParse).
+func FuzzHeadScanner(f *testing.F) {
+	for _, s := range headCorpus() {
+		if len(s) < 1024 {
+			f.Add([]byte(s), uint8(1), uint8(3))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, a, b uint8) {
+		sizes := []int{int(a%32) + 1, int(b%32) + 1}
+		checkScannerLikeParse(t, string(data), sizes, Limits{})
+		checkScannerLikeParse(t, string(data), sizes, Limits{MaxHeaderBytes: 64, MaxTargetBytes: 16})
+	})
+}
+
+// FuzzChunked checks ChunkedDecoder against itself (the same result whatever the
+// pieces it is fed) and against net/http: every body it accepts, net/http reads without
+// error, consuming the same bytes, except where net/http's own limits or leniencies
+// differ (listed in chunkedKnownDifference).
+func FuzzChunked(f *testing.F) {
+	for _, s := range []string{
+		"0\r\n\r\n",
+		"5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
+		"5;a=b;c=\"d\\\"e\"\r\nhello\r\n0;z\r\nT: v\r\nU:\r\n\r\n",
+		"A\r\n0123456789\r\n00\r\n\r\n",
+		"5 ;a\r\nhello\r\n0\r\n\r\n",
+		"5\r\nhello\n0\r\n\r\n",
+		"ffffffffffffffffff\r\n",
+	} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		lim := Limits{MaxBodyBytes: 1 << 16}
+		var d ChunkedDecoder
+		d.Reset(lim)
+		n1, done1, err1 := d.Decode(data)
+		if n1 < 0 || n1 > len(data) || done1 && err1 != nil || !done1 && err1 == nil && n1 != len(data) {
+			t.Fatalf("Decode(%q) = %d %v %v", data, n1, done1, err1)
+		}
+		if err1 != nil && err1 != ErrBadChunk && err1 != ErrBodyTooLarge {
+			t.Fatalf("Decode(%q): error %v", data, err1)
+		}
+		n2, done2, err2 := decodeSplit(data, lim, []int{int(split%16) + 1, int(split%5) + 1})
+		if n1 != n2 || done1 != done2 || err1 != err2 {
+			t.Fatalf("%q: whole %d %v %v, in pieces %d %v %v", data, n1, done1, err1, n2, done2, err2)
+		}
+		if !done1 {
+			return
+		}
+		if !bytes.HasSuffix(data[:n1], []byte("\r\n\r\n")) && !bytes.HasSuffix(data[:n1], []byte("\r\n")) {
+			t.Fatalf("%q: accepted %q", data, data[:n1])
+		}
+		head := "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		rd := bytes.NewReader(append([]byte(head), data...))
+		br := bufio.NewReader(rd)
+		hr, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("net/http ReadRequest: %v", err)
+		}
+		_, err = io.ReadAll(hr.Body)
+		if err != nil {
+			if chunkedKnownDifference(data[:n1], err) {
+				return
+			}
+			t.Fatalf("%q: accepted %d bytes, net/http: %v", data, n1, err)
+		}
+		if rest := br.Buffered() + rd.Len(); len(data)-rest != n1 {
+			t.Fatalf("%q: consumed %d, net/http %d", data, n1, len(data)-rest)
+		}
+	})
+}
+
+// chunkedKnownDifference reports whether net/http's refusal of a body ChunkedDecoder
+// accepts is one of the known differences: net/http's limits (chunk lines under 4 KiB,
+// chunk sizes of at most 16 hex digits, trailers within its 4 KiB buffer, at most 16 KiB
+// of non-data overhead beyond what the data earns), and its trimming of trailing
+// whitespace before it removes extensions, which makes it refuse the BWS that RFC 9112
+// §7.1.1 allows before ";".
+func chunkedKnownDifference(body []byte, err error) bool {
+	msg := err.Error()
+	for _, known := range []string{"header line too long", "http chunk length too large",
+		"suspiciously long trailer", "too much non-data"} {
+		if strings.Contains(msg, known) {
+			return true
+		}
+	}
+	if strings.Contains(msg, "invalid byte in chunk length") {
+		for line := range bytes.SplitSeq(body, []byte("\r\n")) {
+			i := 0
+			for i < len(line) && isHex(line[i]) {
+				i++
+			}
+			if i > 0 && i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+				return true // BWS before ';' (the only way a size may be followed by OWS)
+			}
+		}
+	}
+	return false
 }

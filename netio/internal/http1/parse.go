@@ -1,9 +1,6 @@
 package http1
 
-import (
-	"bytes"
-	"strings"
-)
+import "bytes"
 
 // Method is a request method. Only GET and HEAD are served.
 type Method uint8
@@ -93,6 +90,7 @@ func (v Version) String() string {
 const (
 	DefaultMaxHeaderBytes = 8 << 10
 	DefaultMaxTargetBytes = 4 << 10
+	DefaultMaxBodyBytes   = 1 << 20
 )
 
 // Limits bounds what Parse accepts. Zero fields mean the defaults.
@@ -104,6 +102,11 @@ type Limits struct {
 	// MaxTargetBytes bounds the request target (path and query). Longer targets get
 	// 414, also while the request line is still incomplete.
 	MaxTargetBytes int
+	// MaxBodyBytes bounds the request body a server reads only to discard it: a
+	// Content-Length above it gets 413 from Parse, a chunked body whose encoding
+	// (chunk sizes, extensions, data, line ends and trailer fields, as sent) would
+	// exceed it gets 413 from ChunkedDecoder. Both close the connection.
+	MaxBodyBytes int64
 }
 
 func (l Limits) maxHeader() int {
@@ -111,6 +114,13 @@ func (l Limits) maxHeader() int {
 		return l.MaxHeaderBytes
 	}
 	return DefaultMaxHeaderBytes
+}
+
+func (l Limits) maxBody() int64 {
+	if l.MaxBodyBytes > 0 {
+		return l.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
 }
 
 func (l Limits) maxTarget() int {
@@ -153,12 +163,18 @@ type Request struct {
 	KeepAlive bool
 
 	// ContentLength is the length of the request body that follows the header block.
-	// The caller must discard that many bytes before parsing the next request.
+	// The caller must discard that many bytes before parsing the next request. It is
+	// at most Limits.MaxBodyBytes: Parse answers larger bodies ErrBodyTooLarge (413).
 	ContentLength    int64
 	HasContentLength bool
-	// TransferEncoding is the Transfer-Encoding value; a request that has one is
-	// never accepted (chunked: 501, anything else: 400).
+	// TransferEncoding is the Transfer-Encoding value. Parse accepts only a single
+	// "chunked" on HTTP/1.1 without Content-Length, and then sets Chunked; any other
+	// value, or one on HTTP/1.0, is answered 400.
 	TransferEncoding []byte
+	// Chunked reports a chunked request body after the header block (ContentLength is
+	// then 0). The caller must run it through a ChunkedDecoder, which bounds it by
+	// Limits.MaxBodyBytes, before the next request starts.
+	Chunked bool
 
 	IfModifiedSince   []byte
 	IfUnmodifiedSince []byte
@@ -279,7 +295,10 @@ func Parse(buf []byte, req *Request, lim Limits) (int, error) {
 		if req.Version == Version10 || st.teBad || !st.teChunked {
 			return 0, ErrBadTransferEncoding
 		}
-		return 0, ErrChunkedBody
+		req.Chunked = true
+	}
+	if req.ContentLength > lim.maxBody() {
+		return 0, ErrBodyTooLarge
 	}
 	if req.Version == Version11 {
 		req.KeepAlive = !st.connClose
@@ -290,7 +309,7 @@ func Parse(buf []byte, req *Request, lim Limits) (int, error) {
 	if req.Method != MethodGET && req.Method != MethodHEAD {
 		// The head is well framed: report it whole so the caller may keep the
 		// connection, unless a body would have to be skipped first.
-		if req.ContentLength > 0 {
+		if req.ContentLength > 0 || req.Chunked {
 			req.KeepAlive = false
 		}
 		if req.Method == MethodUnknown {
@@ -564,73 +583,6 @@ func splitTarget(req *Request) error {
 		req.RawPath = t
 	}
 	return nil
-}
-
-// validAuthority reports whether a is uri-host [":" port] with a port of digits only, as
-// net/url requires of an absolute-form target (userinfo is refused by validHost's alphabet).
-func validAuthority(a []byte) bool {
-	if !validHost(a) {
-		return false
-	}
-	// net/url accepts a percent-escape in a host only for bytes >= 0x80 and "%25".
-	// (validHost has checked that every '%' is followed by two hex digits.)
-	for i, c := range a {
-		if c == '%' {
-			if h, _ := unhex(a[i+1]); h < 8 && !bytes.HasPrefix(a[i:], []byte("%25")) {
-				return false
-			}
-		}
-	}
-	port := []byte(nil)
-	if a[0] == '[' { // IP-literal
-		end := bytes.IndexByte(a, ']')
-		if end < 0 {
-			return false
-		}
-		rest := a[end+1:]
-		if len(rest) > 0 {
-			if rest[0] != ':' {
-				return false
-			}
-			port = rest[1:]
-		}
-	} else if i := bytes.IndexByte(a, ':'); i >= 0 {
-		if bytes.IndexByte(a[i+1:], ':') >= 0 || bytes.IndexAny(a, "[]") >= 0 {
-			return false
-		}
-		port = a[i+1:]
-	}
-	for _, c := range port {
-		if !isDigit(c) {
-			return false
-		}
-	}
-	return true
-}
-
-// validHost reports whether v is made only of characters that may appear in
-// uri-host [":" port]: reg-name, IP-literal and port characters. Empty is valid.
-func validHost(v []byte) bool {
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '%': // pct-encoded, e.g. an IPv6 zone "%25eth0"
-			if i+2 >= len(v) {
-				return false
-			}
-			if _, ok := unhex(v[i+1]); !ok {
-				return false
-			}
-			if _, ok := unhex(v[i+2]); !ok {
-				return false
-			}
-			i += 2
-		case strings.IndexByte("-._~!$&'()*+,;=:[]", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // parseDigits parses 1*DIGIT into a non-negative int64, rejecting overflow.

@@ -11,6 +11,7 @@ type parseCase struct {
 	in    string
 	err   error
 	n     int // expected consumed; 0 means len(in) on success
+	lim   Limits
 	check func(t *testing.T, r *Request)
 }
 
@@ -135,7 +136,12 @@ func TestParse(t *testing.T) {
 			eq(t, "hascl", r.HasContentLength, true)
 			eq(t, "cl", r.ContentLength, int64(0))
 		}},
-		{name: "content-length max", in: "GET / HTTP/1.1\r\n" + host + "Content-Length: 9223372036854775807\r\n\r\n", check: func(t *testing.T, r *Request) {
+		{name: "content-length at default body limit", in: "GET / HTTP/1.1\r\n" + host + "Content-Length: 1048576\r\n\r\n", check: func(t *testing.T, r *Request) {
+			eq(t, "cl", r.ContentLength, int64(DefaultMaxBodyBytes))
+		}},
+		{name: "content-length over default body limit", in: "GET / HTTP/1.1\r\n" + host + "Content-Length: 1048577\r\n\r\n", err: ErrBodyTooLarge},
+		{name: "post over body limit", in: "POST / HTTP/1.1\r\n" + host + "Content-Length: 11\r\n\r\n", lim: Limits{MaxBodyBytes: 10}, err: ErrBodyTooLarge},
+		{name: "content-length max", lim: Limits{MaxBodyBytes: 1<<63 - 1}, in: "GET / HTTP/1.1\r\n" + host + "Content-Length: 9223372036854775807\r\n\r\n", check: func(t *testing.T, r *Request) {
 			eq(t, "cl", r.ContentLength, int64(1<<63-1))
 		}},
 		{name: "raw utf8 in path", in: "GET /caf\xc3\xa9 HTTP/1.1\r\n" + host + "\r\n", check: func(t *testing.T, r *Request) {
@@ -234,13 +240,20 @@ func TestParse(t *testing.T) {
 		{name: "host with at", in: "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", err: ErrBadHost},
 		{name: "cl and te", in: "GET / HTTP/1.1\r\n" + host + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrContentLengthAndTE},
 		{name: "te and cl", in: "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", err: ErrContentLengthAndTE},
-		{name: "te chunked", in: "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding: Chunked\r\n\r\n", err: ErrChunkedBody},
+		{name: "te chunked", in: "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding: Chunked\r\n\r\n", check: func(t *testing.T, r *Request) {
+			eq(t, "chunked", r.Chunked, true)
+			eq(t, "keepalive", r.KeepAlive, true)
+			eq(t, "cl", r.ContentLength, int64(0))
+		}},
 		{name: "te gzip", in: "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n", err: ErrBadTransferEncoding},
 		{name: "te list", in: "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n", err: ErrBadTransferEncoding},
 		{name: "te twice", in: "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrBadTransferEncoding},
 		{name: "te empty", in: "GET / HTTP/1.1\r\n" + host + "Transfer-Encoding:\r\n\r\n", err: ErrBadTransferEncoding},
 		{name: "te on http10", in: "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrBadTransferEncoding},
-		{name: "te on post", in: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n", err: ErrChunkedBody},
+		{name: "te on post", in: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n", err: ErrMethodNotAllowed, check: func(t *testing.T, r *Request) {
+			eq(t, "chunked", r.Chunked, true)
+			eq(t, "keepalive", r.KeepAlive, false) // the caller would have to decode the body first
+		}},
 		{name: "duplicate cl", in: "GET / HTTP/1.1\r\n" + host + "Content-Length: 0\r\nContent-Length: 0\r\n\r\n", err: ErrBadContentLength},
 		{name: "cl list", in: "GET / HTTP/1.1\r\n" + host + "Content-Length: 5, 5\r\n\r\n", err: ErrBadContentLength},
 		{name: "cl plus", in: "GET / HTTP/1.1\r\n" + host + "Content-Length: +5\r\n\r\n", err: ErrBadContentLength},
@@ -253,7 +266,7 @@ func TestParse(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var r Request
-			n, err := Parse([]byte(c.in), &r, Limits{})
+			n, err := Parse([]byte(c.in), &r, c.lim)
 			if err != c.err {
 				t.Fatalf("Parse(%q) err = %v, want %v", c.in, err, c.err)
 			}
@@ -395,11 +408,12 @@ func TestErrorProperties(t *testing.T) {
 		}
 	}
 	var pe Error
-	if !errors.As(error(ErrChunkedBody), &pe) || pe.Status() != 501 {
+	if !errors.As(error(ErrBodyTooLarge), &pe) || pe.Status() != 413 {
 		t.Errorf("errors.As failed")
 	}
 	want := map[Error]int{ErrTargetTooLong: 414, ErrHeaderTooLarge: 431, ErrVersionNotSupported: 505,
-		ErrMethodNotAllowed: 405, ErrNotImplemented: 501, ErrObsFold: 400, ErrContentLengthAndTE: 400}
+		ErrMethodNotAllowed: 405, ErrNotImplemented: 501, ErrObsFold: 400, ErrContentLengthAndTE: 400,
+		ErrBadChunk: 400, ErrBodyTooLarge: 413}
 	for e, s := range want {
 		if e.Status() != s {
 			t.Errorf("%v: status %d, want %d", e, e.Status(), s)
