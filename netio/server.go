@@ -2,12 +2,14 @@ package netio
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +73,13 @@ type Config struct {
 	// runtime's monitor takes the loops' Ps back every 20µs and wakes as often, which costs
 	// several percent of the CPU under load. Spare Ps let it leave them alone.
 	KeepGOMAXPROCS bool
+
+	// JoinPort lets the server share Addr with a server already listening there through
+	// SO_REUSEPORT (the kernel then spreads new connections over both), for a zero-downtime
+	// upgrade: start the new server with JoinPort, then stop the old one. Without it an
+	// address in use is refused, naming the process that holds it. The std engine, which
+	// listens without SO_REUSEPORT, cannot join.
+	JoinPort bool
 
 	// AccessLog receives one entry per response; nil disables access logging.
 	AccessLog AccessLogger
@@ -207,8 +216,20 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("netio: open root: %w", err)
 	}
 	if cfg.Net == "std" {
+		if cfg.JoinPort {
+			s.root.Close()
+			return nil, errors.New("netio: JoinPort needs the uring engine (the std engine listens without SO_REUSEPORT)")
+		}
+		if err := probeAddr(cfg.Addr); err != nil {
+			s.root.Close()
+			return nil, err
+		}
 		s.std, err = newStdServer(s)
 		if err != nil {
+			s.root.Close()
+			if errors.Is(err, unix.EADDRINUSE) {
+				return nil, addrInUse(cfg.Addr, nil)
+			}
 			return nil, err
 		}
 		s.addr = s.std.ln.Addr().(*net.TCPAddr)
@@ -244,23 +265,36 @@ func NewServer(cfg Config) (*Server, error) {
 }
 
 // listen opens one SO_REUSEPORT listener per loop (socket sharding: the kernel spreads
-// connections over the loops), or one shared listener where SO_REUSEPORT is refused.
+// connections over the loops), or one shared listener where SO_REUSEPORT is unsupported.
+//
+// SO_REUSEPORT would also let this server bind beside another process that listens on the
+// same address with it, silently taking a share of that one's connections. So unless
+// JoinPort is set, the address is first probed with a plain socket (which any listener
+// there makes fail with EADDRINUSE), and once the listeners are up, /proc/net/tcp must show
+// no listener on the address but ours (which closes the window between probe and bind).
 func (s *Server) listen() error {
 	addr, err := net.ResolveTCPAddr("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("netio: listen address %q: %w", s.cfg.Addr, err)
 	}
+	if !s.cfg.JoinPort {
+		if err := probeAddr(s.cfg.Addr); err != nil {
+			return err
+		}
+	}
 	n := s.cfg.Loops
 	for i := 0; i < n; i++ {
 		fd, err := listenSocket(addr, true)
-		if err != nil && i == 0 {
+		if err != nil && i == 0 && errors.Is(err, unix.ENOPROTOOPT) {
 			s.cfg.Logf("SO_REUSEPORT unavailable (%v): one listener shared by %d loops", err, n)
 			fd, err = listenSocket(addr, false)
-			if err != nil {
-				return err
+			if err == nil {
+				s.lfds = append(s.lfds, fd)
+				break
 			}
-			s.lfds = append(s.lfds, fd)
-			break
+		}
+		if errors.Is(err, unix.EADDRINUSE) {
+			return addrInUse(addr.String(), nil)
 		}
 		if err != nil {
 			return err
@@ -276,23 +310,175 @@ func (s *Server) listen() error {
 		return fmt.Errorf("netio: getsockname: %w", err)
 	}
 	s.addr = sockaddrToTCP(sa)
+	if !s.cfg.JoinPort {
+		ours := make(map[uint64]bool, len(s.lfds))
+		for _, fd := range s.lfds {
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) == nil {
+				ours[st.Ino] = true
+			}
+		}
+		var others []uint64
+		for _, ino := range listeningInodes(s.addr) {
+			if !ours[ino] {
+				others = append(others, ino)
+			}
+		}
+		if len(others) > 0 {
+			return addrInUse(s.addr.String(), others)
+		}
+	}
 	return nil
 }
 
-func listenSocket(addr *net.TCPAddr, reuseport bool) (int, error) {
-	family, sa := unix.AF_INET, unix.Sockaddr(nil)
+// probeAddr fails with EADDRINUSE when something listens on addr: it binds a socket
+// without SO_REUSEPORT there, which a listener's presence refuses, with or without
+// SO_REUSEPORT. Port 0 (any free port) needs no probe.
+func probeAddr(address string) error {
+	addr, err := net.ResolveTCPAddr("tcp", address)
+	if err != nil {
+		return fmt.Errorf("netio: listen address %q: %w", address, err)
+	}
+	if addr.Port == 0 {
+		return nil
+	}
+	family, sa := sockaddrOf(addr)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("netio: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	// SO_REUSEADDR as the listeners have it: connections in TIME_WAIT do not count.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return fmt.Errorf("netio: SO_REUSEADDR %s: %w", addr, err)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		if errors.Is(err, unix.EADDRINUSE) {
+			return addrInUse(addr.String(), nil)
+		}
+		return fmt.Errorf("netio: bind %s: %w", addr, err)
+	}
+	return nil
+}
+
+// addrInUse is the error for an address another listener holds: it wraps EADDRINUSE and
+// names the holding processes when /proc shows them (inodes: the holder's listening
+// sockets, when known; else they are looked up).
+func addrInUse(address string, inodes []uint64) error {
+	addr, _ := net.ResolveTCPAddr("tcp", address)
+	if addr != nil && inodes == nil {
+		inodes = listeningInodes(addr)
+	}
+	holder := ""
+	if procs := socketOwners(inodes); len(procs) > 0 {
+		holder = " (held by " + strings.Join(procs, ", ") + ")"
+	} else if len(inodes) > 0 {
+		holder = " (held by a process this user cannot inspect)"
+	}
+	return fmt.Errorf("netio: listen %s: %w%s; to share it on purpose (a zero-downtime upgrade), set JoinPort (uringd serve --join-port)",
+		address, unix.EADDRINUSE, holder)
+}
+
+// listeningInodes returns the inodes of the TCP sockets in LISTEN state on addr's port
+// whose address overlaps addr's (equal, or either one the wildcard), from /proc/net/tcp and
+// /proc/net/tcp6. Best effort: nil when /proc cannot be read.
+func listeningInodes(addr *net.TCPAddr) []uint64 {
+	var inodes []uint64
+	for _, name := range [2]string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // TCP_LISTEN
+				continue
+			}
+			host, port, ok := strings.Cut(f[1], ":")
+			p, err := strconv.ParseUint(port, 16, 16)
+			if !ok || err != nil || int(p) != addr.Port {
+				continue
+			}
+			ip := procIP(host)
+			if ip == nil || !(ip.Equal(addr.IP) || ip.IsUnspecified() || addr.IP == nil || addr.IP.IsUnspecified()) {
+				continue
+			}
+			if ino, err := strconv.ParseUint(f[9], 10, 64); err == nil && ino != 0 {
+				inodes = append(inodes, ino)
+			}
+		}
+	}
+	return inodes
+}
+
+// procIP decodes an address of /proc/net/tcp{,6}: 32-bit words in hex, each printed from
+// its in-memory (network order) bytes read as a native-endian integer.
+func procIP(h string) net.IP {
+	if len(h) != 8 && len(h) != 32 {
+		return nil
+	}
+	ip := make(net.IP, len(h)/2)
+	for i := 0; i < len(h); i += 8 {
+		w, err := strconv.ParseUint(h[i:i+8], 16, 32)
+		if err != nil {
+			return nil
+		}
+		binary.NativeEndian.PutUint32(ip[i/2:], uint32(w))
+	}
+	return ip
+}
+
+// socketOwners names the processes ("pid 123 (uringd)") that hold a socket of inodes, by
+// reading the /proc/PID/fd links this user may read.
+func socketOwners(inodes []uint64) []string {
+	if len(inodes) == 0 {
+		return nil
+	}
+	want := make(map[string]bool, len(inodes))
+	for _, ino := range inodes {
+		want["socket:["+strconv.FormatUint(ino, 10)+"]"] = true
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var owners []string
+	for _, p := range procs {
+		pid := p.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		fds, err := os.ReadDir("/proc/" + pid + "/fd")
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if link, err := os.Readlink("/proc/" + pid + "/fd/" + fd.Name()); err == nil && want[link] {
+				comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+				owners = append(owners, "pid "+pid+" ("+strings.TrimSpace(string(comm))+")")
+				break
+			}
+		}
+	}
+	return owners
+}
+
+func sockaddrOf(addr *net.TCPAddr) (family int, sa unix.Sockaddr) {
 	if ip4 := addr.IP.To4(); ip4 != nil || addr.IP == nil {
 		in := &unix.SockaddrInet4{Port: addr.Port}
 		if ip4 != nil {
 			copy(in.Addr[:], ip4)
 		}
-		sa = in
-	} else {
-		family = unix.AF_INET6
-		in := &unix.SockaddrInet6{Port: addr.Port}
-		copy(in.Addr[:], addr.IP.To16())
-		sa = in
+		return unix.AF_INET, in
 	}
+	in := &unix.SockaddrInet6{Port: addr.Port}
+	copy(in.Addr[:], addr.IP.To16())
+	return unix.AF_INET6, in
+}
+
+func listenSocket(addr *net.TCPAddr, reuseport bool) (int, error) {
+	family, sa := sockaddrOf(addr)
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return -1, fmt.Errorf("netio: socket: %w", err)

@@ -22,7 +22,8 @@ func serveCommand() *cli.Command {
 		Usage: "serve a directory over HTTP/1.1 with io_uring event loops",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: ".", Usage: "directory to serve"},
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address"},
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address; one already in use is refused, naming the process that holds it (see --join-port)"},
+			&cli.BoolFlag{Name: "join-port", Usage: "share --addr with a uringd already listening there (SO_REUSEPORT: the kernel spreads new connections over both), for a zero-downtime upgrade: start the new one with --join-port, then stop the old"},
 			&cli.IntFlag{Name: "loops", Usage: "event loops, one ring and OS thread each (default: CPUs)"},
 			&cli.StringFlag{Name: "net", Value: "uring", Usage: "network engine: uring, or std (Go's net package, where io_uring is unavailable)"},
 			&cli.StringFlag{Name: "file-io", Value: "uring", Usage: "file IO: uring (in the loop's ring) or threadpool"},
@@ -50,6 +51,7 @@ func serveCommand() *cli.Command {
 				BatchWait:    c.Duration("batch-wait"),
 				LargeFiles:   c.String("large-files"),
 				KernelCompat: c.String("kernel-compat"),
+				JoinPort:     c.Bool("join-port"),
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
 				},
