@@ -164,7 +164,6 @@ func whoServes(t *testing.T, addr string, n int) map[string]int {
 	return seen
 }
 
-
 // TestAddrInUseByPlainListener: the holder is an ordinary listener without SO_REUSEPORT.
 // The error is the address in use, not a fallback from SO_REUSEPORT.
 func TestAddrInUseByPlainListener(t *testing.T) {

@@ -1,37 +1,102 @@
 package netio
 
 import (
+	"errors"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/uringd/uringd/netio/internal/http1"
 )
 
+// listWorkers is how many directory listings a server reads at once. A listing reads at
+// most MaxListingEntries entries, so each takes a bounded time, and a few workers keep a
+// burst of listings from taking every core from the loops.
+const listWorkers = 4
+
+// listQueue runs the server's directory listings on at most listWorkers goroutines.
+// Listings beyond those wait in a FIFO rather than get 503: a listing is bounded work,
+// so the wait is short, and someone browsing a directory wants the page, not an error to
+// retry. The FIFO is bounded too, by MaxConns: a connection waits for at most one
+// listing at a time (its requests are answered in order).
+type listQueue struct {
+	mu      sync.Mutex
+	jobs    []listJob
+	running int // workers
+	peak    int // most workers ever running at once (tests check the bound)
+}
+
+type listJob struct {
+	l   *loop
+	j   poolJob
+	dir string
+}
+
 // listDir lists a directory that has no index.html. Reading a directory has no io_uring
-// opcode, so a goroutine reads it through os.Root (which cannot leave the served root) and
-// posts the entries back to the loop; listings are rare, so this costs the loop nothing.
+// opcode, so a listing worker reads it through os.Root (which cannot leave the served root)
+// and posts the entries back to the loop; the loop never waits for the directory.
 func (l *loop) listDir(c *conn) {
 	dir := strings.TrimPrefix(string(c.req.Path), "/")
 	if dir == "" {
 		dir = "."
 	}
 	c.poolBusy++
-	j := poolJob{kind: poolList, c: c, gen: c.gen}
-	go func() {
-		j.entries, j.errno = readDir(l.s, dir)
-		l.post(j)
-	}()
+	q := &l.s.lists
+	q.mu.Lock()
+	q.jobs = append(q.jobs, listJob{l: l, j: poolJob{kind: poolList, c: c, gen: c.gen}, dir: dir})
+	start := q.running < listWorkers
+	if start {
+		q.running++
+		q.peak = max(q.peak, q.running)
+	}
+	q.mu.Unlock()
+	if start {
+		go l.s.listWorker()
+	}
 }
 
-func readDir(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
+// listWorker reads queued listings until the queue is empty.
+func (s *Server) listWorker() {
+	q := &s.lists
+	for {
+		q.mu.Lock()
+		if len(q.jobs) == 0 {
+			q.running--
+			q.mu.Unlock()
+			return
+		}
+		job := q.jobs[0]
+		q.jobs[0] = listJob{}
+		q.jobs = q.jobs[1:]
+		q.mu.Unlock()
+		job.j.entries, job.j.errno = readDirCut(s, job.dir)
+		if !s.loopFailed(job.l) { // a failed loop's connections are already closed
+			job.l.post(job.j)
+		}
+	}
+}
+
+func (s *Server) loopFailed(l *loop) bool {
+	s.failedMu.Lock()
+	defer s.failedMu.Unlock()
+	return slices.Contains(s.failed, l)
+}
+
+// readDirCut reads at most MaxListingEntries+1 entries of dir, sorted by name: more than
+// MaxListingEntries says the directory has more, and the listing is cut. The cut keeps the
+// work bounded: a directory of millions of entries is not read to the end for one page.
+func readDirCut(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
 	f, err := s.root.Open(dir)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
 	defer f.Close()
-	des, err := f.ReadDir(-1)
-	if err != nil {
+	des, err := f.ReadDir(s.cfg.MaxListingEntries + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, errnoOf(err)
 	}
 	entries := make([]http1.DirEntry, len(des))
@@ -42,6 +107,13 @@ func readDir(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
 	return entries, 0
 }
 
+// readDir is readDirCut without the evidence of a cut, for the std engine until it renders
+// listings through planDirListing: bounded, but a cut listing does not say so there.
+func readDir(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
+	entries, errno := readDirCut(s, dir)
+	return entries[:min(len(entries), s.cfg.MaxListingEntries)], errno
+}
+
 func (l *loop) onListing(c *conn, entries []http1.DirEntry, errno syscall.Errno) {
 	if c.closing {
 		return
@@ -49,7 +121,41 @@ func (l *loop) onListing(c *conn, entries []http1.DirEntry, errno syscall.Errno)
 	if errno != 0 {
 		l.plan.planError(&c.rep, l.now, statusForOpenError(errno), c.req.Method == http1.MethodHEAD, !c.req.KeepAlive, false)
 	} else {
-		l.plan.planListing(&c.rep, l.now, &c.req, entries)
+		l.plan.planDirListing(&c.rep, l.now, &c.req, entries, l.s.cfg.MaxListingEntries)
 	}
 	l.startReply(c)
+}
+
+// planDirListing answers a directory without index.html with an HTML listing of at most
+// limit of entries; when entries holds more (readDirCut), the listing ends with a line
+// saying it was cut. (planListing without the cut; it replaces that once every engine
+// lists through readDirCut.)
+func (p *planner) planDirListing(r *reply, now time.Time, req *http1.Request, entries []http1.DirEntry, limit int) {
+	r.reset()
+	cut := len(entries) > limit
+	if cut {
+		entries = entries[:limit]
+	}
+	body := http1.AppendDirListing(nil, entries)
+	if cut {
+		body = append(body, "<p>listing cut at "...)
+		body = strconv.AppendInt(body, int64(limit), 10)
+		body = append(body, " entries: the directory has more</p>\n"...)
+	}
+	resp := http1.Response{
+		Status:         200,
+		Date:           p.dates.Get(now),
+		ContentType:    http1.DirListingContentType,
+		ContentLength:  int64(len(body)),
+		Close:          !req.KeepAlive,
+		KeepAliveReply: req.KeepAlive && req.Version == http1.Version10,
+		Head:           req.Method == http1.MethodHEAD,
+	}
+	r.buf = http1.AppendResponseHeader(r.buf, &resp)
+	if !resp.Head {
+		r.buf = append(r.buf, body...)
+		r.bodyBytes = int64(len(body))
+	}
+	r.litRange(0)
+	r.status, r.close = 200, resp.Close
 }

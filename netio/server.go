@@ -65,6 +65,11 @@ type Config struct {
 	// 0.93-1.25×, read 0.62-0.74× on the same sitting.
 	LargeFiles string
 
+	// MaxListingEntries bounds a directory listing (a directory without index.html): at
+	// most this many entries are read and shown, and a cut listing says so in a last line.
+	// Default (and for 0 or less) 10000.
+	MaxListingEntries int
+
 	OpenFileCache    int           // open files kept per loop (fd + stat); default 1024, negative disables
 	OpenFileCacheTTL time.Duration // how long an entry is trusted before it is opened again; default 1s
 
@@ -142,6 +147,9 @@ func (c *Config) setDefaults() {
 	if c.BatchWait == 0 {
 		c.BatchWait = 50 * time.Microsecond
 	}
+	if c.MaxListingEntries <= 0 {
+		c.MaxListingEntries = 10000
+	}
 	if c.OpenFileCache == 0 {
 		c.OpenFileCache = 1024
 	}
@@ -174,6 +182,8 @@ type Server struct {
 	stopAt     atomic.Int64 // unix nanos: force-close deadline after shutdown began
 
 	std *stdServer
+
+	lists listQueue // directory listings waiting for and running on listing workers
 
 	tune     ringTuning // tests: tiny queues, injected faults (tuning.go)
 	pressure pressure   // how often the loops met a full SQ

@@ -36,6 +36,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "large-files", Value: "sendfile", Usage: "how file pieces of 64 KiB and more are sent: sendfile (sendfile(2) from the loop for ranges cachestat(2) finds cached, 6.5+; else READ+SEND), splice (SPLICE file→pipe→socket on kernel io-wq threads) or read (READ into a buffer, then SEND)"},
 			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them (6.12+; negative: never)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
+			&cli.IntFlag{Name: "max-listing-entries", Value: 10000, Usage: "entries shown in a directory listing (a directory without index.html); a longer listing is cut and says so"},
 			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH (written by the io_uring logger; SIGHUP reopens it for logrotate), - (stdout) or off"},
 			&cli.StringFlag{Name: "log-format", Value: "combined", Usage: "access log format: combined or json"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
@@ -48,10 +49,11 @@ func serveCommand() *cli.Command {
 				MaxHeaderBytes: c.Int("max-header-bytes"), ReadHeaderTimeout: c.Duration("read-header-timeout"),
 				IdleTimeout: c.Duration("idle-timeout"), WriteTimeout: c.Duration("write-timeout"),
 				ShutdownTimeout: c.Duration("shutdown-timeout"), MaxConns: c.Int("max-conns"),
-				BatchWait:    c.Duration("batch-wait"),
-				LargeFiles:   c.String("large-files"),
-				KernelCompat: c.String("kernel-compat"),
-				JoinPort:     c.Bool("join-port"),
+				BatchWait:         c.Duration("batch-wait"),
+				LargeFiles:        c.String("large-files"),
+				KernelCompat:      c.String("kernel-compat"),
+				JoinPort:          c.Bool("join-port"),
+				MaxListingEntries: c.Int("max-listing-entries"),
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
 				},
