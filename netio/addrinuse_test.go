@@ -16,10 +16,10 @@ import (
 	"time"
 )
 
-// TestSecondServerSameAddrRefused: a second server on an address a first one serves must
-// fail with "address already in use" naming the holder (this process), whatever its root,
-// and must not log that SO_REUSEPORT is unavailable.
-func TestSecondServerSameAddrRefused(t *testing.T) {
+// firstOfTwo opens a server on a free port whose who.txt says "one", and returns it with
+// a second root whose who.txt says "two".
+func firstOfTwo(t *testing.T) (*Server, string) {
+	t.Helper()
 	root1, root2 := t.TempDir(), t.TempDir()
 	write(t, filepath.Join(root1, "who.txt"), []byte("one"))
 	write(t, filepath.Join(root2, "who.txt"), []byte("two"))
@@ -27,6 +27,14 @@ func TestSecondServerSameAddrRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s1, root2
+}
+
+// TestSecondServerSameAddrRefused: a second server on an address a first one serves must
+// fail with "address already in use" naming the holder (this process), whatever its root,
+// and must not log that SO_REUSEPORT is unavailable.
+func TestSecondServerSameAddrRefused(t *testing.T) {
+	s1, root2 := firstOfTwo(t)
 	defer s1.closeFds()
 	addr := s1.Addr().String()
 	for _, m := range []mode{modes()[0], modes()[4], modes()[5]} { // uring, 5.10, std
@@ -57,13 +65,7 @@ func TestSecondServerSameAddrRefused(t *testing.T) {
 // TestJoinPortSharesAddr: with JoinPort a second server binds beside the first, and new
 // connections are spread over both; when the first stops, the second serves them all.
 func TestJoinPortSharesAddr(t *testing.T) {
-	root1, root2 := t.TempDir(), t.TempDir()
-	write(t, filepath.Join(root1, "who.txt"), []byte("one"))
-	write(t, filepath.Join(root2, "who.txt"), []byte("two"))
-	s1, err := NewServer(Config{Root: root1, Addr: "127.0.0.1:0", Loops: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1, root2 := firstOfTwo(t)
 	addr := s1.Addr().String()
 	s2, err := NewServer(Config{Root: root2, Addr: addr, Loops: 2, JoinPort: true})
 	if err != nil {

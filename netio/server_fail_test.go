@@ -44,6 +44,20 @@ func failingLoopFaults(errno syscall.Errno) (f *ring.Faults, arm func(), injecte
 	return f, func() { armed.Store(true) }, injected
 }
 
+// serveWithFaults starts a server whose loops' rings take faults; done yields Serve's result.
+func serveWithFaults(t *testing.T, cfg Config, faults *ring.Faults) (*Server, context.CancelFunc, chan error) {
+	t.Helper()
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	s.tune.faults = faults
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	return s, cancel, done
+}
+
 // answeredOf sends a GET on each of n new connections and counts those answered within
 // a second: on a server with a dead loop, the connections its listener takes get nothing.
 func answeredOf(addr string, n int) (answered, unanswered, refused int) {
@@ -80,15 +94,8 @@ func TestLoopFailureStopsServer(t *testing.T) {
 			cfg := m.cfg
 			cfg.Root, cfg.Addr, cfg.Loops, cfg.ShutdownTimeout = root, "127.0.0.1:0", 2, 5*time.Second
 			cfg.Logf = func(f string, a ...any) { mu.Lock(); fmt.Fprintf(logs, f+"\n", a...); mu.Unlock() }
-			s, err := NewServer(cfg)
-			if err != nil {
-				t.Fatalf("NewServer: %v", err)
-			}
-			s.tune.faults = faults
-			ctx, cancel := context.WithCancel(context.Background())
+			s, cancel, done := serveWithFaults(t, cfg, faults)
 			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- s.Serve(ctx) }()
 			addr := s.Addr().String()
 			if ok, no, _ := answeredOf(addr, 8); ok != 8 {
 				t.Fatalf("before the fault: %d of 8 answered (%d not)", ok, no)
@@ -149,15 +156,8 @@ func TestLoopFailureRefusesDuringDrain(t *testing.T) {
 	write(t, root+"/big.bin", big)
 	write(t, root+"/hello.txt", []byte("hello, uringd\n"))
 	faults, arm, _ := failingLoopFaults(unix.ENOMEM)
-	s, err := NewServer(Config{Root: root, Addr: "127.0.0.1:0", Loops: 2, ShutdownTimeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.tune.faults = faults
-	ctx, cancel := context.WithCancel(context.Background())
+	s, cancel, done := serveWithFaults(t, Config{Root: root, Addr: "127.0.0.1:0", Loops: 2, ShutdownTimeout: 20 * time.Second}, faults)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
 	addr := s.Addr().String()
 	// Readers of a large file that stop reading, on several connections: those on the loop
 	// that stays healthy keep Serve draining until they read on.
