@@ -29,6 +29,7 @@ type directSink struct {
 	timer      *time.Timer // FsyncInterval: syncs a write that no later write follows
 	unreported uint64      // records lost to write errors, not yet announced in the file
 	scratch    []byte      // drop-report encoding
+	lost       losses      // records lost since the last Sync
 
 	accepted, droppedClosed atomic.Uint64
 
@@ -107,6 +108,7 @@ func (s *directSink) write(p []byte, records, reports uint64) error {
 		if err := o.open(); err != nil {
 			s.errs.report(err)
 			s.c.droppedError.Add(records)
+			s.lost.add(records, err)
 			s.unreported += records + reports
 			return err
 		}
@@ -134,6 +136,7 @@ func (s *directSink) write(p []byte, records, reports uint64) error {
 	if err != nil {
 		s.errs.report(err)
 		s.c.droppedError.Add(records)
+		s.lost.add(records, err)
 		s.unreported += records + reports
 		s.partial = n > 0
 		return err
@@ -170,10 +173,11 @@ func (s *directSink) sync(context.Context) error {
 	if s.closed {
 		return ErrClosed
 	}
+	var err error
 	if s.fsync != FsyncNever && s.dirty {
-		return s.fsyncNow()
+		err = s.fsyncNow()
 	}
-	return nil
+	return join(s.lost.take("sync", s.out.path), err)
 }
 
 func (s *directSink) reopen(context.Context) error {
@@ -209,6 +213,7 @@ func (s *directSink) close() error {
 				s.closeErr = err
 			}
 		}
+		s.closeErr = join(s.lost.take("close", s.out.path), s.closeErr)
 	})
 	return s.closeErr
 }

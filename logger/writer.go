@@ -3,6 +3,8 @@ package logger
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -121,6 +123,44 @@ type writer struct {
 	dirty    bool      // something was written since the last fsync (started)
 	syncing  bool      // an fsync started by startFsync is in flight (FsyncBatch)
 	partial  bool      // the file ends mid-record after a failed write: start with "\n"
+	lost     losses    // records lost since the last Sync, for Sync and Close to report
+}
+
+// losses counts the caller records lost to write errors since the last Sync, and the error
+// that lost the latest of them. Sync promises that what was accepted before it is written,
+// so it (and Close, for what no Sync reported) returns an error while this is not empty.
+type losses struct {
+	n   uint64
+	err error
+}
+
+// join is errors.Join that leaves a single error as it is.
+func join(a, b error) error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return errors.Join(a, b)
+}
+
+func (l *losses) add(n uint64, err error) {
+	if n > 0 {
+		l.n += n
+		l.err = err
+	}
+}
+
+// take returns the error for op (Sync or Close) about the losses and forgets them; nil if
+// there were none. It wraps the write error, so errors.Is finds its errno.
+func (l *losses) take(op, path string) error {
+	if l.n == 0 {
+		return nil
+	}
+	err := fmt.Errorf("logger: %s %s: %d records accepted since the last Sync were not written: %w", op, path, l.n, l.err)
+	*l = losses{}
+	return err
 }
 
 func (w *writer) run(ctl <-chan request, exited chan<- struct{}) {
@@ -200,7 +240,9 @@ func (w *writer) handle(req request) bool {
 		if w.fsync != FsyncNever && w.dirty {
 			err = w.fsyncNow()
 		}
-		req.done <- err
+		// A caller who gave up waiting (SyncContext) does not see this; the next Sync
+		// reports only later losses.
+		req.done <- join(w.lost.take("sync", w.out.path), err)
 	case opReopen:
 		w.drain()
 		if w.fsync != FsyncNever && w.dirty {
@@ -229,7 +271,7 @@ func (w *writer) handle(req request) bool {
 		if cerr := w.eng.close(); cerr != nil && err == nil {
 			err = cerr
 		}
-		req.done <- err
+		req.done <- join(w.lost.take("close", w.out.path), err)
 		return true
 	}
 	return false
@@ -377,6 +419,7 @@ func (w *writer) account(b *batch) (lost uint64) {
 			w.partial = true // the line-ending fix itself failed; try again next time
 		}
 		w.c.droppedError.Add(b.records)
+		w.lost.add(b.records, b.err)
 		return b.records + b.reports
 	}
 	// Part of the batch made it: count the whole lines written, telling our drop reports
@@ -392,6 +435,7 @@ func (w *writer) account(b *batch) (lost uint64) {
 	recs := lines - repLines
 	w.c.written.Add(recs)
 	w.c.droppedError.Add(b.records - recs)
+	w.lost.add(b.records-recs, b.err)
 	w.c.reported.Add(repWritten)
 	if b.buf[b.done-1] != '\n' {
 		w.partial = true
