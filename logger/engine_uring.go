@@ -5,20 +5,28 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/uringd/uringd/internal/token"
 	"github.com/uringd/uringd/ring"
 )
 
 // uringEngine writes batches through an io_uring ring (package ring). Every batch is one
 // IORING_OP_WRITE; all batches the writer hands over are submitted with one io_uring_enter
 // and stay in flight together. While they are in flight the writer goroutine waits on a
-// ring.Notifier, an eventfd read through Go's netpoller, so it parks like a goroutine blocked
-// on a socket: no OS thread sits in write(2) or io_uring_enter on its behalf. (Writes the
-// kernel cannot finish inline are completed by its io-wq workers, iou-wrk-* threads the
-// kernel attaches to the process; they are the kernel's, not Go's.)
+// ring.Notifier, an eventfd read through Go's netpoller. (Writes the kernel cannot finish
+// inline, and every fdatasync, are run by its io-wq workers, iou-wrk-* threads the kernel
+// attaches to the submitting thread.)
+//
+// Threads. The kernel ties each request to the thread that submitted it and cancels the
+// io-wq work of a thread that exits (ECANCELED). Go ends a thread when a goroutine locked to
+// it exits, so a thread the writer submitted from could be taken over and ended by any code
+// in the process. The writer therefore locks itself to its thread (pin) before it submits
+// and unlocks (unpin) only once the kernel holds none of its requests: an idle logger holds
+// no thread, a busy one holds exactly one.
 //
 // Order. Writes in flight together may complete in any order, so on regular files the
 // engine gives every batch its own offset (the file is opened without O_APPEND and the
@@ -27,11 +35,20 @@ import (
 // file, or logrotate's copytruncate, is not supported (use Reopen). Devices and FIFOs, which
 // have no offsets, get one write in flight at a time at the current position.
 //
-// Memory. The kernel reads a batch's buffer after submit returns, until its completion is
-// reaped. Buffers are heap memory owned by the queue (see batch), and from submit until reap
-// the engine's slot table holds a pointer to each in-flight batch, which keeps its buffer
-// reachable; Go's collector never moves heap objects. The eventfd counter and filler buffers
-// are heap memory too. Nothing the kernel touches is ever on a goroutine stack.
+// Memory. The kernel reads a batch's buffer from the io_uring_enter that takes its SQE until
+// its completion is reaped. Buffers are heap memory owned by the queue (see batch); from
+// submit until the engine hands the batch back from reap, the engine holds a pointer to it
+// (pending, then its slot), and a slot is given back only when its CQE is reaped, or when
+// the kernel never took its SQE and that SQE was turned into a NOP first. So no buffer goes
+// back to the producers while an SQE that points at it can still reach the kernel. The
+// eventfd counter and filler buffers are heap memory too; nothing the kernel touches is ever
+// on a goroutine stack.
+//
+// Submission. Operations wait in pending until a slot and an SQE are free; they are given
+// SQEs (dispatch) only in flush, never while completions are handled, so handling one never
+// submits or reaps. The SQEs the kernel has not taken yet are remembered in order (sqSlots),
+// so after a refused io_uring_enter the engine knows which ones the kernel holds (none of the
+// refused) and retries them; after repeated hard failures it gives up on exactly those.
 //
 // Failures. A failed write leaves a gap [a, b) in the file. If no later write succeeded the
 // engine simply writes the next batch at a; otherwise, once nothing is in flight, it fills
@@ -48,37 +65,73 @@ type uringEngine struct {
 	hiOK       int64  // end of the furthest successful write since attach (positional)
 	holes      []span // ranges left unwritten by failed writes (positional)
 
-	slots    []slot   // in-flight operations, indexed by user_data
-	free     []uint32 // unused slot indexes
+	slots   []slot   // operations with an SQE, indexed by their token's slot
+	free    []uint32 // unused slot indexes
+	pending []uop    // operations waiting for a slot and an SQE, oldest first
+	// sqSlots[sqHead:sqTail] (modulo its length, the SQ's size) are the slots whose SQEs
+	// are in the SQ and not yet taken by the kernel, in SQ order.
+	sqSlots        []uint32
+	sqHead, sqTail uint32
+	kernel         int // slots whose SQE the kernel took and whose CQE is not reaped
+	pinned         bool
+
 	inFlight int      // batches submitted and not yet returned by reap
-	queued   int      // SQEs prepared and not yet submitted
+	fillers  int      // hole fillers not yet finished
 	waiting  []*batch // non-positional files: batches waiting for the one in flight
 	done     []*batch // finished batches not yet returned by reap
 	cqes     []*ring.CQE
 	results  []result
 
-	fsyncPending bool  // an fsync is in flight
+	fsyncPending bool  // an fsync is pending or in flight
 	fsyncRes     int32 // the result of the last one
+	fsyncFail    error // ... or why it never reached the kernel
 	fsyncAsync   bool  // the one in flight (or just finished) was started by startFsync
 	fsyncDone    bool  // ... and it has finished, its result not yet collected
 
 	probe *uringProbe
 }
 
-// slot is one operation in flight. The batch pointer is what keeps the buffer the kernel is
-// reading alive; it is cleared when the completion is reaped.
-type slot struct {
+// uop is an operation waiting for an SQE: a write of b.buf[b.done:], or an fsync.
+type uop struct {
 	b      *batch
-	filler bool // a hole filler of the engine's own, not a writer batch
+	filler bool
 	fsync  bool
-	used   bool
 }
+
+// slot is one operation with an SQE. The batch pointer is what keeps the buffer the kernel
+// reads alive; the slot is freed (and its generation moves on) when its CQE is reaped.
+type slot struct {
+	uop
+	state slotState
+	gen   uint32
+	sqe   *ring.SQE // while queued: the SQE, so a refused one can be made a NOP
+}
+
+type slotState uint8
+
+const (
+	slotFree   slotState = iota
+	slotQueued           // its SQE is in the SQ, not taken by the kernel
+	slotKernel           // the kernel took its SQE; its CQE is to come
+)
+
+// The kinds of the engine's tokens (internal/token).
+const (
+	kindWrite token.Kind = 1 + iota
+	kindFsync
+	kindVoid // an SQE the kernel refused, turned into a NOP after its operation failed
+)
 
 type span struct{ a, b int64 }
 
-// maxUnaskedCancels is how often a write the kernel cancelled unasked is submitted again
-// before its ECANCELED counts as a write error.
-const maxUnaskedCancels = 3
+// Submit retries: a refused io_uring_enter (other than busy) is tried again this many
+// times, with a growing pause, before the operations the kernel never took fail; busy is
+// resolved by reaping and tried for longer.
+const (
+	maxHardRefusals = 8
+	maxBusyRefusals = 1000
+	maxRetryPause   = 16 * time.Millisecond
+)
 
 // uringTuning is the test-only part of Options for EngineUring (Options.uring).
 type uringTuning struct {
@@ -90,7 +143,12 @@ type uringTuning struct {
 
 // uringProbe counts, for tests, what the engine saw; read after Close.
 type uringProbe struct {
-	cancels atomic.Int64 // write or fsync completions with ECANCELED
+	cancels  atomic.Int64 // write or fsync completions with ECANCELED
+	stale    atomic.Int64 // CQEs whose token matched no current use of a slot
+	wraps    atomic.Int64 // slot generations that wrapped to 0
+	refusals atomic.Int64 // io_uring_enter calls that took none of the SQEs
+	voided   atomic.Int64 // SQEs turned into NOPs after the engine gave up on them
+	pinned   atomic.Int32 // 1 while the writer holds its OS thread
 }
 
 func newUringEngine(queueSize int, tune uringTuning) (engine, error) {
@@ -107,24 +165,32 @@ func newUringEngine(queueSize int, tune uringTuning) (engine, error) {
 		r.Close()
 		return nil, fmt.Errorf("logger: io_uring notifier: %w", err)
 	}
+	// One slot per CQ entry: every slot has at most one CQE to come, so the CQ never
+	// overflows.
 	n := int(r.CQEntries())
 	e := &uringEngine{
-		r:     r,
-		nt:    nt,
-		fd:    -1,
-		slots: make([]slot, n),
-		free:  make([]uint32, 0, n),
-		cqes:  make([]*ring.CQE, n),
-		probe: tune.probe,
+		r:       r,
+		nt:      nt,
+		fd:      -1,
+		slots:   make([]slot, n),
+		free:    make([]uint32, 0, n),
+		sqSlots: make([]uint32, r.SQEntries()),
+		cqes:    make([]*ring.CQE, n),
+		probe:   tune.probe,
 	}
 	for i := n - 1; i >= 0; i-- {
+		e.slots[i].gen = tune.genStart & token.GenMask
 		e.free = append(e.free, uint32(i))
 	}
 	return e, nil
 }
 
 func (e *uringEngine) start() error { return nil }
-func (e *uringEngine) stop()        {}
+
+func (e *uringEngine) stop() {
+	e.kernel = 0 // close ended the ring
+	e.unpin()
+}
 
 func (e *uringEngine) attach(fd int, size int64, positional bool, path string) {
 	e.fd, e.path, e.positional = fd, path, positional
@@ -150,105 +216,205 @@ func (e *uringEngine) submit(b *batch) {
 		b.off = e.next
 		e.next += int64(len(b.buf))
 	}
-	e.prepWrite(b, false)
+	e.pending = append(e.pending, uop{b: b})
 }
 
-// prepWrite queues a write of b.buf[b.done:] (submitted by the next flush).
-func (e *uringEngine) prepWrite(b *batch, filler bool) {
-	i := e.alloc()
-	e.slots[i] = slot{b: b, filler: filler, used: true}
-	off := ^uint64(0)
-	if e.positional {
-		off = uint64(b.off + int64(b.done))
-	}
-	sqe := e.sqe()
-	sqe.PrepWrite(e.fd, b.buf[b.done:], off)
-	sqe.UserData = uint64(i)
-}
-
-func (e *uringEngine) alloc() uint32 {
-	for len(e.free) == 0 {
-		// Cannot happen with the sizes newUringEngine picks, but never overwrite a slot.
-		e.wait()
-	}
-	i := e.free[len(e.free)-1]
-	e.free = e.free[:len(e.free)-1]
-	return i
-}
-
-// sqe returns a free SQE, submitting what is queued to make room if needed.
-func (e *uringEngine) sqe() *ring.SQE {
-	for {
-		if s := e.r.GetSQE(); s != nil {
-			e.queued++
-			return s
+// dispatch gives pending operations slots and SQEs, as far as both are free. It only
+// prepares SQEs; flush submits them.
+func (e *uringEngine) dispatch() {
+	k := 0
+	for ; k < len(e.pending) && len(e.free) > 0; k++ {
+		sqe := e.r.GetSQE()
+		if sqe == nil {
+			break
 		}
-		e.flush()
+		o := e.pending[k]
+		i := e.free[len(e.free)-1]
+		e.free = e.free[:len(e.free)-1]
+		s := &e.slots[i]
+		s.uop, s.state, s.sqe = o, slotQueued, sqe
+		if o.fsync {
+			sqe.PrepFsync(e.fd, ring.FsyncDatasync)
+			sqe.UserData = uint64(token.Make(kindFsync, i, s.gen))
+		} else {
+			b := o.b
+			off := ^uint64(0)
+			if e.positional {
+				off = uint64(b.off + int64(b.done))
+			}
+			sqe.PrepWrite(e.fd, b.buf[b.done:], off)
+			sqe.UserData = uint64(token.Make(kindWrite, i, s.gen))
+		}
+		e.sqSlots[e.sqTail%uint32(len(e.sqSlots))] = i
+		e.sqTail++
+	}
+	if k > 0 {
+		n := copy(e.pending, e.pending[k:])
+		clear(e.pending[n:])
+		e.pending = e.pending[:n]
 	}
 }
 
-// flush submits the queued SQEs. When the kernel says busy, it reaps and tries again.
+// took records that the kernel took the n oldest SQEs in the SQ.
+func (e *uringEngine) took(n int) {
+	for range n {
+		i := e.sqSlots[e.sqHead%uint32(len(e.sqSlots))]
+		e.sqHead++
+		s := &e.slots[i]
+		s.state, s.sqe = slotKernel, nil
+		e.kernel++
+	}
+}
+
+func (e *uringEngine) sqLen() int { return int(e.sqTail - e.sqHead) }
+
+// flush gives the pending operations SQEs and submits them, until everything is submitted
+// or waits for slots that completions will free. When the kernel refuses, it reaps and tries
+// again; after repeated refusals it fails the operations the kernel never took.
 func (e *uringEngine) flush() {
-	for e.queued > 0 {
-		n, err := e.r.Submit()
-		e.queued -= n
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, ring.ErrBusy) && !errors.Is(err, syscall.EINTR) {
-			e.failQueued(err)
+	refusals := 0
+	for {
+		e.dispatch()
+		queued := e.sqLen()
+		if queued == 0 {
 			return
 		}
+		e.pin()
+		_, err := e.r.Submit()
+		taken := queued - int(e.r.Pending())
+		e.took(taken)
+		if taken > 0 {
+			refusals = 0
+			continue
+		}
+		if e.probe != nil {
+			e.probe.refusals.Add(1)
+		}
+		refusals++
+		busy := err == nil || errors.Is(err, ring.ErrBusy) || errors.Is(err, syscall.EINTR)
+		if (busy && refusals >= maxBusyRefusals) || (!busy && refusals >= maxHardRefusals) {
+			if err == nil {
+				err = ring.ErrBusy
+			}
+			e.failUntaken(err)
+			return
+		}
+		// Completions may make room (busy); a transient shortage (ENOMEM) may pass.
 		e.process()
-		if e.queued > 0 && n == 0 {
-			e.nt.WaitDeadline(time.Now().Add(time.Millisecond))
+		pause := time.Millisecond
+		if !busy {
+			pause = min(time.Millisecond<<(refusals-1), maxRetryPause)
+		}
+		e.nt.WaitDeadline(time.Now().Add(pause))
+	}
+}
+
+// failUntaken gives up on the operations the kernel never took: the SQEs still in the SQ
+// become NOPs of kind kindVoid (their slots are freed when the NOPs complete, so a slot is
+// never reused while an SQE naming it may still be submitted), and those operations and the
+// pending ones fail with err. Writes the kernel took stay in flight until their CQEs.
+func (e *uringEngine) failUntaken(err error) {
+	err = &os.PathError{Op: "logger: io_uring submit", Path: e.path, Err: err}
+	for h := e.sqHead; h != e.sqTail; h++ {
+		i := e.sqSlots[h%uint32(len(e.sqSlots))]
+		s := &e.slots[i]
+		if s.b == nil && !s.fsync {
+			continue // voided before
+		}
+		o := s.uop
+		s.uop = uop{}
+		s.sqe.PrepNop()
+		s.sqe.UserData = uint64(token.Make(kindVoid, i, s.gen))
+		if e.probe != nil {
+			e.probe.voided.Add(1)
+		}
+		e.fail(o, err)
+	}
+	// Failing a write may make a waiting batch pending (non-positional files); that one
+	// was never tried and stays pending.
+	n := len(e.pending)
+	for k := range n {
+		e.fail(e.pending[k], err)
+	}
+	m := copy(e.pending, e.pending[n:])
+	clear(e.pending[m:])
+	e.pending = e.pending[:m]
+}
+
+// fail ends an operation that never reached the kernel.
+func (e *uringEngine) fail(o uop, err error) {
+	if o.fsync {
+		e.fsyncPending = false
+		e.fsyncFail = err
+		e.fsyncDone = e.fsyncAsync
+		return
+	}
+	e.failWrite(o, err)
+}
+
+// failWrite ends a write with err: the rest of its batch is a gap in the file.
+func (e *uringEngine) failWrite(o uop, err error) {
+	b := o.b
+	b.err = err
+	if e.positional {
+		e.hiOK = max(e.hiOK, b.off+int64(b.done)) // a partial record stays; the writer ends its line
+		e.holes = append(e.holes, span{b.off + int64(b.done), b.off + int64(len(b.buf))})
+	}
+	e.finish(o)
+}
+
+func (e *uringEngine) pin() {
+	if !e.pinned {
+		runtime.LockOSThread()
+		e.pinned = true
+		if e.probe != nil {
+			e.probe.pinned.Store(1)
 		}
 	}
 }
 
-// failQueued gives up on SQEs the kernel refused outright (the ring is unusable). Their
-// batches fail with err; we cannot take the SQEs back, so the ring is closed.
-func (e *uringEngine) failQueued(err error) {
-	err = &os.PathError{Op: "logger: io_uring submit write", Path: e.path, Err: err}
-	for i := range e.slots {
-		s := &e.slots[i]
-		if !s.used {
-			continue
+// unpin lets the writer's thread go once the kernel holds none of its requests.
+func (e *uringEngine) unpin() {
+	if e.pinned && e.kernel == 0 {
+		e.pinned = false
+		runtime.UnlockOSThread()
+		if e.probe != nil {
+			e.probe.pinned.Store(0)
 		}
-		if s.fsync {
-			e.fsyncPending = false
-			e.fsyncRes = -int32(syscall.EIO)
-			e.fsyncDone = e.fsyncAsync
-		} else if !s.filler {
-			s.b.err = err
-			e.finish(s.b)
-		}
-		e.release(uint32(i))
 	}
-	e.queued = 0
 }
 
 func (e *uringEngine) release(i uint32) {
-	e.slots[i] = slot{}
+	s := &e.slots[i]
+	gen := token.NextGen(s.gen)
+	if gen == 0 && e.probe != nil {
+		e.probe.wraps.Add(1)
+	}
+	*s = slot{gen: gen}
 	e.free = append(e.free, i)
 }
 
-// finish hands a batch back to the writer (through reap) and starts the next waiting one.
-func (e *uringEngine) finish(b *batch) {
+// finish ends an operation's write: a batch goes back to the writer (through reap) and the
+// next waiting one becomes pending.
+func (e *uringEngine) finish(o uop) {
+	if o.filler {
+		e.fillers--
+		return
+	}
 	e.inFlight--
-	e.done = append(e.done, b)
+	e.done = append(e.done, o.b)
 	if len(e.waiting) > 0 {
 		n := e.waiting[0]
 		copy(e.waiting, e.waiting[1:])
 		e.waiting[len(e.waiting)-1] = nil
 		e.waiting = e.waiting[:len(e.waiting)-1]
-		e.prepWrite(n, false)
+		e.pending = append(e.pending, uop{b: n})
 	}
 }
 
 // process handles the completions that are ready, without waiting. The CQEs are copied out
-// and their slots given back before any is handled, because handling one may submit again
-// (a short write's rest), which may reap.
+// and advanced past before any is handled; handling one never submits or reaps (a short
+// write's rest only becomes pending), so nothing here runs twice.
 func (e *uringEngine) process() {
 	for {
 		k := e.r.PeekBatch(e.cqes)
@@ -273,63 +439,73 @@ type result struct {
 }
 
 func (e *uringEngine) complete(ud uint64, res int32) {
-	if ud >= uint64(len(e.slots)) || !e.slots[ud].used {
-		return // not ours (cannot happen)
+	t := token.Token(ud)
+	i := t.Slot()
+	if i >= uint32(len(e.slots)) || e.slots[i].state != slotKernel || e.slots[i].gen != t.Gen() ||
+		t.Kind() != e.slots[i].kind() {
+		if e.probe != nil {
+			e.probe.stale.Add(1)
+		}
+		return // no current use of the slot: cannot happen
 	}
-	i := uint32(ud)
-	s := e.slots[i]
+	o := e.slots[i].uop
+	e.kernel--
 	e.release(i)
 	if res == -int32(syscall.ECANCELED) && e.probe != nil {
 		e.probe.cancels.Add(1)
 	}
-	if s.fsync {
+	switch {
+	case t.Kind() == kindVoid:
+		return
+	case o.fsync:
 		e.fsyncPending = false
-		e.fsyncRes = res
+		e.fsyncRes, e.fsyncFail = res, nil
 		e.fsyncDone = e.fsyncAsync
 		return
 	}
-	b := s.b
+	b := o.b
 	switch {
 	case res > 0:
 		b.done += int(res)
 		if b.done < len(b.buf) {
-			e.prepWrite(b, s.filler) // short write: the rest, at the right offset
+			e.pending = append(e.pending, o) // short write: the rest, at the right offset
 			return
 		}
 		if e.positional {
 			e.hiOK = max(e.hiOK, b.off+int64(len(b.buf)))
 		}
+		e.finish(o)
 	case res == -int32(syscall.EINTR) || res == -int32(syscall.EAGAIN):
-		e.prepWrite(b, s.filler)
-		return
-	case res == -int32(syscall.ECANCELED) && b.kernelCancels < maxUnaskedCancels:
-		// The engine never cancels a write: the kernel dropped it unrun (io-wq could not
-		// start a worker, or the thread that submitted it exited; seen on 6.1). Again.
-		b.kernelCancels++
-		e.prepWrite(b, s.filler)
-		return
+		e.pending = append(e.pending, o)
 	default:
+		// ECANCELED included: the engine never cancels, and with the writer's thread
+		// held while requests are in flight the kernel has no reason to (see pin).
 		var err error = io.ErrShortWrite
 		if res < 0 {
 			err = ring.ResultError(ring.OpWrite, res)
 		}
-		b.err = &os.PathError{Op: "logger: write", Path: e.path, Err: err}
-		if e.positional {
-			e.hiOK = max(e.hiOK, b.off+int64(b.done)) // a partial record stays; the writer ends its line
-			e.holes = append(e.holes, span{b.off + int64(b.done), b.off + int64(len(b.buf))})
-		}
-	}
-	if !s.filler {
-		e.finish(b)
+		e.failWrite(o, &os.PathError{Op: "logger: write", Path: e.path, Err: err})
 	}
 }
 
-// wait submits what is queued and parks the goroutine in the netpoller until the ring posts
-// a completion, then processes what is ready.
+// kind is the token kind of the slot's current operation.
+func (s *slot) kind() token.Kind {
+	switch {
+	case s.fsync:
+		return kindFsync
+	case s.b == nil:
+		return kindVoid
+	}
+	return kindWrite
+}
+
+// wait submits what is pending and parks the goroutine in the netpoller until the ring posts
+// a completion, then processes what is ready. It parks only while the kernel holds a request,
+// so a completion is sure to come.
 func (e *uringEngine) wait() {
 	e.flush()
 	e.process()
-	if len(e.done) > 0 || (e.inFlight == 0 && !e.fsyncPending && !e.fillersInFlight()) {
+	if len(e.done) > 0 || e.kernel == 0 {
 		return
 	}
 	if err := e.nt.WaitDeadline(time.Time{}); err != nil {
@@ -337,15 +513,6 @@ func (e *uringEngine) wait() {
 		e.r.SubmitAndWait(1)
 	}
 	e.process()
-}
-
-func (e *uringEngine) fillersInFlight() bool {
-	for i := range e.slots {
-		if e.slots[i].used && e.slots[i].filler {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *uringEngine) reap(done []*batch) []*batch {
@@ -360,6 +527,7 @@ func (e *uringEngine) reap(done []*batch) []*batch {
 	done = append(done, e.done...)
 	clear(e.done)
 	e.done = e.done[:0]
+	e.unpin()
 	return done
 }
 
@@ -372,16 +540,17 @@ func (e *uringEngine) fixHoles() {
 			continue
 		}
 		n := h.b - h.a
-		buf := make([]byte, n) // heap: the kernel reads it after prepWrite returns
+		buf := make([]byte, n) // heap: the kernel reads it after submit returns
 		for i := range buf {
 			buf[i] = ' '
 		}
 		buf[n-1] = '\n'
-		e.prepWrite(&batch{buf: buf, off: h.a}, true)
+		e.fillers++
+		e.pending = append(e.pending, uop{b: &batch{buf: buf, off: h.a}, filler: true})
 	}
 	e.holes = e.holes[:0]
 	e.next = e.hiOK
-	for e.fillersInFlight() {
+	for e.fillers > 0 {
 		e.wait()
 	}
 }
@@ -397,6 +566,7 @@ func (e *uringEngine) fsync() error {
 	for e.fsyncPending {
 		e.wait()
 	}
+	e.unpin()
 	return e.fsyncErr()
 }
 
@@ -424,16 +594,16 @@ func (e *uringEngine) fsyncResult() (bool, error) {
 
 // prepFsync queues an fdatasync of the file.
 func (e *uringEngine) prepFsync() {
-	i := e.alloc()
-	e.slots[i] = slot{fsync: true, used: true}
-	sqe := e.sqe()
-	sqe.PrepFsync(e.fd, ring.FsyncDatasync)
-	sqe.UserData = uint64(i)
+	e.pending = append(e.pending, uop{fsync: true})
 	e.fsyncPending = true
+	e.fsyncFail = nil
 }
 
-// fsyncErr is the error of the last fsync's result.
+// fsyncErr is the error of the last fsync.
 func (e *uringEngine) fsyncErr() error {
+	if e.fsyncFail != nil {
+		return e.fsyncFail
+	}
 	switch res := e.fsyncRes; {
 	case res >= 0, res == -int32(syscall.EINVAL), res == -int32(syscall.EROFS):
 		return nil
@@ -442,11 +612,15 @@ func (e *uringEngine) fsyncErr() error {
 	}
 }
 
+// close releases the ring. The writer calls it with no batch in flight; what the kernel may
+// still hold is NOPs of refused SQEs (no memory), which closing the ring cancels.
 func (e *uringEngine) close() error {
 	err := e.nt.Close()
 	if cerr := e.r.Close(); err == nil {
 		err = cerr
 	}
+	e.kernel = 0
+	e.unpin()
 	if err != nil {
 		return fmt.Errorf("logger: io_uring close: %w", err)
 	}

@@ -35,8 +35,6 @@ type batch struct {
 	err  error // why the rest of buf was not written; nil on success
 
 	lineFix bool // a one-byte "\n" batch of the writer's own, not from the queue
-
-	kernelCancels uint8 // writes of it the kernel cancelled unasked (uringEngine retries)
 }
 
 // reportMark is one drop report in a batch: the offset just past it, and its count.
@@ -48,7 +46,7 @@ type reportMark struct {
 func (b *batch) reset() {
 	b.buf = b.buf[:0]
 	b.records, b.reports, b.nmarks = 0, 0, 0
-	b.off, b.done, b.err, b.kernelCancels = 0, 0, nil, 0
+	b.off, b.done, b.err = 0, 0, nil
 }
 
 // queue is the bounded multi-producer, single-consumer queue between logging callers and the
