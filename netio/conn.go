@@ -36,7 +36,11 @@ type conn struct {
 
 	recvArmed, recvStarved bool
 	readable               bool // a poll said the socket is readable: receive next
-	closing, closeQueued   bool
+	closing                bool
+	sendArmed              bool // the SEND or SPLICE into the socket that ends a chain is in flight
+	queued                 bool // on the loop's unqueued FIFO, waiting for SQ room
+	wantRecv, wantCancel   bool // what it waits there to arm
+	step                   step // the reply's next SQE, when that is what waits there
 	eof                    bool
 	waitHead               bool // a partial request head is buffered (read-header deadline)
 	indexTry               bool // looking up dir/index.html
@@ -81,7 +85,8 @@ func (c *conn) open(fd int) {
 	c.fd = fd
 	c.state = stateIdle
 	c.inflight = 0
-	c.recvArmed, c.recvStarved, c.closing, c.closeQueued, c.eof = false, false, false, false, false
+	c.recvArmed, c.recvStarved, c.closing, c.eof = false, false, false, false
+	c.sendArmed, c.queued, c.wantRecv, c.wantCancel, c.step = false, false, false, false, stepNone
 	c.readable = false
 	c.more, c.nonblock, c.pollOut = false, false, false
 	c.waitHead, c.indexTry = false, false

@@ -160,10 +160,13 @@ func (l *loop) cached(fd int, off, n int64) bool {
 }
 
 func (l *loop) armPollOut(c *conn) {
-	sqe := l.getSQE()
+	if !l.reserve(1) {
+		l.deferStep(c, stepPollOut)
+		return
+	}
+	sqe, u := l.prep(opPollOut, c)
 	sqe.PrepPollAdd(c.fd, unix.POLLOUT)
-	sqe.UserData = ud(opPollOut, c.slot, c.gen)
-	c.inflight++
+	sqe.UserData = u
 	c.pollOut = true
 }
 
@@ -196,10 +199,11 @@ func (l *loop) splice(c *conn, fd int, p *piece) bool {
 		c.pipe = fds
 	}
 	n := min(p.n-c.pieceDone, spliceSize)
-	sqe := l.getSQE()
+	// Both SQEs come out of fillAndSend's reservation, so the link holds.
+	sqe, u := l.prep(opSpliceIn, c)
 	sqe.PrepSplice(fd, p.off+c.pieceDone, c.pipe[1], -1, uint32(n), 0)
-	sqe.UserData = ud(opSpliceIn, c.slot, c.gen)
-	l.linkToSend(sqe, c)
+	sqe.UserData = u
+	l.link(sqe)
 	c.spliceLeft = int(n)
 	l.spliceOut(c)
 	l.s.large[largeSplice].Add(n)
@@ -211,10 +215,13 @@ func (l *loop) splice(c *conn, fd int, p *piece) bool {
 }
 
 func (l *loop) spliceOut(c *conn) {
-	sqe := l.getSQE()
+	if !l.reserve(1) {
+		l.deferStep(c, stepSpliceOut)
+		return
+	}
+	sqe, u := l.prep(opSpliceOut, c)
 	sqe.PrepSplice(c.pipe[0], -1, c.fd, -1, uint32(c.spliceLeft), 0)
-	sqe.UserData = ud(opSpliceOut, c.slot, c.gen)
-	c.inflight++
+	sqe.UserData = u
 }
 
 func (l *loop) onSpliceOut(c *conn, res int32) {

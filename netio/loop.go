@@ -14,35 +14,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uringd/uringd/internal/sched"
+	"github.com/uringd/uringd/internal/token"
 	"github.com/uringd/uringd/netio/internal/http1"
 	"github.com/uringd/uringd/ring"
 )
-
-// Operation kinds in the top byte of user_data. The rest is the connection's slot (low 32
-// bits) and its generation (next 24 bits), so a late CQE can never reach a reused slot.
-const (
-	opAccept uint8 = iota + 1
-	opRecv
-	opRead
-	opSend
-	opOpen
-	opStatx
-	opClose
-	opCancel
-	opWake
-	opPoll
-	opSpliceIn
-	opSpliceOut
-	opPollOut
-)
-
-func ud(op uint8, slot int32, gen uint32) uint64 {
-	return uint64(op)<<56 | uint64(gen&0xffffff)<<32 | uint64(uint32(slot))
-}
-
-func udSplit(u uint64) (op uint8, slot int32, gen uint32) {
-	return uint8(u >> 56), int32(uint32(u)), uint32(u>>32) & 0xffffff
-}
 
 const (
 	recvBufSize   = 4096      // provided receive buffers
@@ -71,16 +46,25 @@ type loop struct {
 	plan    planner
 	pool    *poolIO // threadpool file IO, nil in uring mode
 
-	cqes      []*ring.CQE
-	now       time.Time
-	nextTick  time.Time
-	yield     sched.Yielder
-	accepting bool // an accept SQE is armed
-	stopping  bool
-	skipRead  bool             // READs carry CQE_SKIP_SUCCESS
-	large     largePath        // how file pieces of largeMin bytes and more are sent (Config.LargeFiles)
-	cstat     unix.Cachestat_t // cachestat(2)'s answer (synchronous: no ownership across calls)
-	crange    unix.CachestatRange
+	cqes     []*ring.CQE
+	done     []cqe // the CQEs of one reap pass, copied out before their handlers run
+	chainMax int   // SQEs of the longest link chain: its READs and the SEND
+
+	// Work that found the SQ full waits here, oldest first, for drainUnqueued.
+	unqueued                               []unqueued
+	toRecycle                              []uint16 // receive buffers to give back (PROVIDE_BUFFERS)
+	wantAccept, wantWake, wantCancelAccept bool
+	nomemAt                                time.Time // last ENOMEM from io_uring_enter that was logged
+	nomemSince                             time.Time // first ENOMEM of the current run of them
+	now                                    time.Time
+	nextTick                               time.Time
+	yield                                  sched.Yielder
+	accepting                              bool // an accept SQE is armed
+	stopping                               bool
+	skipRead                               bool             // READs carry CQE_SKIP_SUCCESS
+	large                                  largePath        // how file pieces of largeMin bytes and more are sent (Config.LargeFiles)
+	cstat                                  unix.Cachestat_t // cachestat(2)'s answer (synchronous: no ownership across calls)
+	crange                                 unix.CachestatRange
 
 	inbox     inbox
 	entry     AccessEntry
@@ -92,7 +76,7 @@ type loop struct {
 }
 
 func newLoop(s *Server, id, lfd int) (*loop, error) {
-	l := &loop{s: s, id: id, lfd: lfd, cqes: make([]*ring.CQE, 256), wakeBuf: new([8]byte)}
+	l := &loop{s: s, id: id, lfd: lfd, cqes: make([]*ring.CQE, 256), done: make([]cqe, 256), wakeBuf: new([8]byte)}
 	l.outPool.New = func() any { b := make([]byte, outBufSize); return &b }
 	l.smallPool.New = func() any { b := make([]byte, outSmallSize); return &b }
 	l.files.init(s.cfg.OpenFileCache, s.cfg.OpenFileCacheTTL)
@@ -131,6 +115,7 @@ func (l *loop) setupRing() error {
 		return fmt.Errorf("netio: loop %d: %w", l.id, err)
 	}
 	l.r, l.f = r, r.Features()
+	l.chainMax = min(len(conn{}.ops), int(r.SQEntries())-1) + 1
 	l.skipRead = l.f.CQESkip
 	l.large = l.s.largePath(l.f, l.pool != nil)
 	if l.bufs, err = r.NewBufferGroup(uint16(l.id), recvBufCount, recvBufSize); err != nil {
@@ -140,16 +125,24 @@ func (l *loop) setupRing() error {
 	return nil
 }
 
+// close tears the loop down. The ring goes first: closing it cancels what is still in
+// flight, so no operation can meet a socket or file fd that was closed and reused, or a
+// buffer that was unmapped.
 func (l *loop) close() {
-	l.files.closeAll()
-	if l.bufs != nil {
-		l.bufs.Close()
-	}
 	if l.r != nil {
 		l.r.Close()
 	}
 	if l.pool != nil {
 		l.pool.close()
+	}
+	for _, c := range l.conns {
+		if c != nil && c.fd >= 0 {
+			l.release(c)
+		}
+	}
+	l.files.closeAll()
+	if l.bufs != nil {
+		l.bufs.Close()
 	}
 	unix.Close(l.wakeFd)
 }
@@ -160,6 +153,9 @@ func (l *loop) wakeup() {
 	unix.Write(l.wakeFd, one[:])
 }
 
+// run is the loop, on the shape of TigerBeetle's: submit and wait in one place, copy a batch
+// of CQEs out and advance the CQ, then run their handlers, which prepare SQEs but never
+// submit or reap; work that finds the SQ full waits on the unqueued FIFO for the next pass.
 func (l *loop) run() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -173,24 +169,24 @@ func (l *loop) run() error {
 	l.armAccept()
 	l.armWake()
 	for {
+		if l.busy() {
+			// Make room first, then give it to what waited for it.
+			if _, err := l.r.Submit(); err != nil && !l.transient(err) {
+				return fmt.Errorf("netio: loop %d: %w", l.id, err)
+			}
+			l.drainUnqueued()
+		}
 		wait := time.Until(l.nextTick)
-		if wait < 0 {
+		if wait < 0 || l.busy() {
 			wait = 0
 		}
-		if _, err := l.r.SubmitAndWaitBatch(l.batchTarget(), l.s.cfg.BatchWait, wait); err != nil && !errors.Is(err, ring.ErrTimeout) && !errors.Is(err, ring.ErrBusy) {
+		if _, err := l.r.SubmitAndWaitBatch(l.batchTarget(), l.s.cfg.BatchWait, wait); err == nil || errors.Is(err, ring.ErrTimeout) {
+			l.nomemSince = time.Time{}
+		} else if !l.transient(err) {
 			return fmt.Errorf("netio: loop %d: %w", l.id, err)
 		}
-		for {
-			n := l.r.PeekBatch(l.cqes)
-			if n == 0 {
-				break
-			}
-			l.now = time.Now()
-			for _, c := range l.cqes[:n] {
-				l.complete(c.UserData, c.Res, c.Flags)
-			}
-			l.r.Advance(uint32(n))
-		}
+		l.reap()
+		l.drainUnqueued()
 		l.rearmStarved()
 		l.now = time.Now()
 		l.yield.Maybe(l.now) // see package internal/sched: keeps sysmon from retaking our P
@@ -205,6 +201,59 @@ func (l *loop) run() error {
 	}
 }
 
+// transient reports whether a failed io_uring_enter left everything as it was, to be tried
+// again: the SQEs are still queued (busy, no memory) and no completion was lost. Anything
+// else (EBADR: the kernel dropped completions) leaves the loop unable to account for what
+// is in flight, and ends it.
+func (l *loop) transient(err error) bool {
+	switch {
+	case errors.Is(err, ring.ErrBusy), errors.Is(err, syscall.EINTR):
+		return true
+	case errors.Is(err, syscall.ENOMEM):
+		// The kernel could not allocate for the submission: retried, but a loop that gets
+		// nothing in for nomemLimit is not coming back, and says so by ending.
+		now := time.Now()
+		if l.nomemSince.IsZero() {
+			l.nomemSince = now
+		}
+		if now.Sub(l.nomemAt) >= time.Second {
+			l.nomemAt = now
+			l.s.cfg.Logf("loop %d: submit: %v (retrying)", l.id, err)
+		}
+		return now.Sub(l.nomemSince) < nomemLimit
+	}
+	return false
+}
+
+// nomemLimit is how long a loop retries submissions the kernel refuses with ENOMEM.
+const nomemLimit = 2 * time.Second
+
+// cqe is a completion copied out of the CQ.
+type cqe struct {
+	ud    uint64
+	res   int32
+	flags uint32
+}
+
+// reap copies each batch of CQEs out, gives their slots back to the kernel, and only then
+// runs their handlers, so a handler can never see or advance the CQ it was called from.
+func (l *loop) reap() {
+	for {
+		n := l.r.PeekBatch(l.cqes)
+		if n == 0 {
+			return
+		}
+		for i, c := range l.cqes[:n] {
+			l.done[i] = cqe{c.UserData, c.Res, c.Flags}
+		}
+		l.r.Advance(uint32(n))
+		l.now = time.Now()
+		for _, d := range l.done[:n] {
+			l.complete(d.ud, d.res, d.flags)
+		}
+	}
+}
+
 // batchTarget is how many completions a wait aims for: half the loop's share of the open
 // connections, at most 64. Config.BatchWait bounds how long it waits for them.
 func (l *loop) batchTarget() uint32 {
@@ -212,32 +261,16 @@ func (l *loop) batchTarget() uint32 {
 	return min(n, 64)
 }
 
-// getSQE returns a free SQE, submitting to make room when the SQ is full.
-func (l *loop) getSQE() *ring.SQE {
-	for {
-		if sqe := l.r.GetSQE(); sqe != nil {
-			return sqe
-		}
-		if _, err := l.r.Submit(); err != nil && !errors.Is(err, ring.ErrBusy) {
-			l.s.cfg.Logf("loop %d: submit: %v", l.id, err)
-		}
-		if l.r.SQSpace() == 0 {
-			// The kernel refused (EBUSY): reap to make room, then retry.
-			l.r.SubmitAndWait(1)
-			n := l.r.PeekBatch(l.cqes)
-			for _, c := range l.cqes[:n] {
-				l.complete(c.UserData, c.Res, c.Flags)
-			}
-			l.r.Advance(uint32(n))
-		}
-	}
-}
-
 func (l *loop) armAccept() {
+	l.wantAccept = false
 	if l.accepting || l.stopping {
 		return
 	}
-	sqe := l.getSQE()
+	if !l.reserve(1) {
+		l.wantAccept = true
+		return
+	}
+	sqe, u := l.prep(opAccept, nil)
 	flags := unix.SOCK_CLOEXEC
 	if l.f.FastPoll {
 		flags |= unix.SOCK_NONBLOCK
@@ -247,23 +280,31 @@ func (l *loop) armAccept() {
 	} else {
 		sqe.PrepAccept(l.lfd, nil, nil, flags)
 	}
-	sqe.UserData = ud(opAccept, 0, 0)
+	sqe.UserData = u
 	l.accepting = true
 }
 
 // armWake polls the loop's eventfd (threadpool completions, shutdown).
 func (l *loop) armWake() {
+	l.wantWake = false
 	if l.wakeArm {
 		return
 	}
-	sqe := l.getSQE()
+	if !l.reserve(1) {
+		l.wantWake = true
+		return
+	}
+	sqe, u := l.prep(opWake, nil)
 	sqe.PrepPollAdd(l.wakeFd, unix.POLLIN)
-	sqe.UserData = ud(opWake, 0, 0)
+	sqe.UserData = u
 	l.wakeArm = true
 }
 
+// complete handles one CQE. The op table (ops.go) decides what it uncounts; handlers only
+// act on the result.
 func (l *loop) complete(u uint64, res int32, flags uint32) {
-	op, slot, gen := udSplit(u)
+	t := token.Token(u)
+	op := t.Kind()
 	switch op {
 	case opAccept:
 		l.onAccept(res, flags)
@@ -277,12 +318,21 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 	case opCancel:
 		return
 	}
-	if int(slot) >= len(l.conns) {
+	if op == 0 || op >= numOps || int(t.Slot()) >= len(l.conns) {
 		return
 	}
-	c := l.conns[slot]
-	if c == nil || c.gen != gen {
+	c := l.conns[t.Slot()]
+	if c == nil || c.gen != t.Gen() {
 		return
+	}
+	if ops[op].tail {
+		if !c.sendArmed {
+			return // the chain it ended was already taken as broken (see chainFailed)
+		}
+		c.sendArmed = false
+	}
+	if l.counted(op) && (!ops[op].multishot || flags&ring.CQEFMore == 0) {
+		c.inflight--
 	}
 	switch op {
 	case opRecv:
@@ -290,33 +340,22 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 	case opPoll:
 		l.onPoll(c, res)
 	case opSpliceIn:
-		if !l.skipRead {
-			c.inflight--
-		}
 		if res < 0 {
 			c.readFailed = true
 		}
+		l.chainFailed(c, res)
 	case opSpliceOut:
-		c.inflight--
 		l.onSpliceOut(c, res)
 	case opPollOut:
-		c.inflight--
 		l.onPollOut(c, res)
 	case opRead:
 		l.onRead(c, res)
 	case opSend:
-		c.inflight--
 		l.onSend(c, res)
 	case opOpen:
-		c.inflight--
 		l.onOpen(c, res)
 	case opStatx:
-		c.inflight--
 		l.onStatx(c, res)
-	case opClose:
-		c.inflight--
-		l.release(c)
-		return
 	}
 	l.maybeRelease(c)
 }
@@ -383,27 +422,32 @@ func (l *loop) armRecv(c *conn) {
 	if c.recvArmed || c.closing {
 		return
 	}
-	sqe := l.getSQE()
+	if !l.reserve(1) {
+		c.wantRecv = true
+		l.wait(c)
+		return
+	}
 	switch {
 	case l.f.MultishotRecv && l.bufs.Ring():
+		sqe, u := l.prep(opRecv, c)
 		sqe.PrepRecvMultishot(c.fd, l.bufs.Group(), 0)
-		sqe.UserData = ud(opRecv, c.slot, c.gen)
+		sqe.UserData = u
 	case l.bufs.Ring() || c.readable:
+		sqe, u := l.prep(opRecv, c)
 		sqe.PrepRecvSelect(c.fd, l.bufs.Group(), recvBufSize, 0)
-		sqe.UserData = ud(opRecv, c.slot, c.gen)
+		sqe.UserData = u
 	default:
+		sqe, u := l.prep(opPoll, c)
 		sqe.PrepPollAdd(c.fd, unix.POLLIN|unix.POLLRDHUP)
-		sqe.UserData = ud(opPoll, c.slot, c.gen)
+		sqe.UserData = u
 	}
 	c.readable = false
 	c.recvArmed = true
-	c.inflight++
 }
 
 // onPoll: the socket is readable (or closed); receive now.
 func (l *loop) onPoll(c *conn, res int32) {
 	c.recvArmed = false
-	c.inflight--
 	if c.closing {
 		return
 	}
@@ -419,13 +463,12 @@ func (l *loop) onRecv(c *conn, res int32, flags uint32) {
 	more := flags&ring.CQEFMore != 0
 	if !more {
 		c.recvArmed = false
-		c.inflight--
 	}
 	if bid, ok := (&ring.CQE{Flags: flags}).BufferID(); ok {
 		if res > 0 && !c.closing {
 			c.in = append(c.in, l.bufs.Buffer(bid)[:res]...)
 		}
-		l.bufs.Recycle(bid)
+		l.recycle(bid)
 	}
 	switch {
 	case res > 0:
@@ -539,10 +582,19 @@ func (l *loop) lookup(c *conn) {
 		l.pool.open(c)
 		return
 	}
-	sqe := l.getSQE()
+	l.openInRing(c)
+}
+
+// openInRing opens c.pathz beneath the root with OPENAT2; c.pathz and c.how stay in the
+// conn until its CQE.
+func (l *loop) openInRing(c *conn) {
+	if !l.reserve(1) {
+		l.deferStep(c, stepOpen)
+		return
+	}
+	sqe, u := l.prep(opOpen, c)
 	sqe.PrepOpenat2(l.s.rootFd, &c.pathz[0], c.how)
-	sqe.UserData = ud(opOpen, c.slot, c.gen)
-	c.inflight++
+	sqe.UserData = u
 }
 
 var dotPath = []byte(".")
@@ -559,10 +611,19 @@ func (l *loop) onOpen(c *conn, res int32) {
 		return
 	}
 	c.openFd = int(res)
-	sqe := l.getSQE()
+	l.statxInRing(c)
+}
+
+// statxInRing stats c.openFd into c.stx; a connection released before it runs closes
+// c.openFd in release.
+func (l *loop) statxInRing(c *conn) {
+	if !l.reserve(1) {
+		l.deferStep(c, stepStatx)
+		return
+	}
+	sqe, u := l.prep(opStatx, c)
 	sqe.PrepStatx(c.openFd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE|unix.STATX_MTIME, c.stx)
-	sqe.UserData = ud(opStatx, c.slot, c.gen)
-	c.inflight++
+	sqe.UserData = u
 }
 
 var emptyPath = []byte{0}
@@ -648,6 +709,12 @@ func (l *loop) startReply(c *conn) {
 // READs are linked to the SEND (IOSQE_IO_LINK), so the chunk takes one io_uring_enter and a
 // short or failed read cancels the send instead of sending garbage.
 func (l *loop) fillAndSend(c *conn) {
+	// The whole chain is reserved up front: its SQEs must reach the kernel in one
+	// io_uring_enter, since a link does not carry over to the next one.
+	if !l.reserve(l.chainMax) {
+		l.deferStep(c, stepFill)
+		return
+	}
 	rep := &c.rep
 	if c.out == nil {
 		if rep.total <= outSmallSize {
@@ -672,7 +739,7 @@ func (l *loop) fillAndSend(c *conn) {
 		off   int64
 	}
 	nreads := 0
-	for c.piece < len(rep.pieces) && c.outLen < len(c.out) && nreads < len(reads) {
+	for c.piece < len(rep.pieces) && c.outLen < len(c.out) && nreads < l.chainMax-1 {
 		p := &rep.pieces[c.piece]
 		if l.large != largeRead && p.file && p.n >= largeMin && c.outLen > 0 {
 			// Send what is gathered (the head); the large piece goes by sendfile or splice
@@ -713,7 +780,7 @@ func (l *loop) fillAndSend(c *conn) {
 	}
 	if l.pool != nil {
 		if nreads == 0 {
-			l.send(c, 0)
+			l.send(c)
 			return
 		}
 		c.readsPending = nreads
@@ -723,48 +790,66 @@ func (l *loop) fillAndSend(c *conn) {
 		return
 	}
 	for _, rd := range reads[:nreads] {
-		sqe := l.getSQE()
+		sqe, u := l.prep(opRead, c)
 		sqe.PrepRead(fd, c.out[rd.lo:rd.lo+rd.n], uint64(rd.off))
-		sqe.UserData = ud(opRead, c.slot, c.gen)
-		l.linkToSend(sqe, c)
+		sqe.UserData = u
+		l.link(sqe)
 	}
-	l.send(c, 0)
+	l.send(c)
 }
 
-// linkToSend links sqe, a file operation, to the SQE prepared after it (the SEND, or the
-// splice into the socket), so a short or failed read cancels it; where the kernel allows,
-// a successful read posts no completion of its own.
-func (l *loop) linkToSend(sqe *ring.SQE, c *conn) {
+// link links sqe, a file operation, to the SQE prepared after it (the SEND, or the splice
+// into the socket), so a short or failed read cancels it; where the kernel allows, a
+// successful read posts no completion of its own (and is not counted: see ops.go).
+func (l *loop) link(sqe *ring.SQE) {
 	sqe.Flags |= ring.SQEIOLink
 	if l.skipRead {
 		sqe.Flags |= ring.SQECQESkipSuccess
-	} else {
-		c.inflight++
 	}
 }
 
-func (l *loop) send(c *conn, from int) {
-	sqe := l.getSQE()
+// send sends c.out[c.outSent:c.outLen]. Inside fillAndSend's chain its SQE is reserved.
+func (l *loop) send(c *conn) {
+	if !l.reserve(1) {
+		l.deferStep(c, stepSend)
+		return
+	}
+	sqe, u := l.prep(opSend, c)
 	flags := unix.MSG_NOSIGNAL
 	if c.more {
 		flags |= unix.MSG_MORE
 	}
-	sqe.PrepSend(c.fd, c.out[from:c.outLen], flags)
-	sqe.UserData = ud(opSend, c.slot, c.gen)
-	c.inflight++
+	sqe.PrepSend(c.fd, c.out[c.outSent:c.outLen], flags)
+	sqe.UserData = u
 }
 
 func (l *loop) onRead(c *conn, res int32) {
-	if !l.skipRead {
-		c.inflight--
-	}
 	if res < 0 {
 		c.readFailed = true
 		if !c.closing {
 			l.s.cfg.Logf("loop %d: read %s: %v", l.id, c.key, syscall.Errno(-res))
 		}
 	}
-	// A short read (the file shrank) also breaks the link: the SEND completes -ECANCELED.
+	// A short read (the file shrank) also breaks the link.
+	l.chainFailed(c, res)
+}
+
+// chainFailed handles the CQE of a linked file operation. Without CQE_SKIP_SUCCESS every
+// one posts a CQE and a broken link shows as the SEND's -ECANCELED. With it, a CQE comes
+// only from a read that failed or came up short, and the kernel posts none for the rest of
+// the chain (a failed CQE_SKIP_SUCCESS request takes its links' CQEs with it): the chain's
+// SEND is uncounted here, and the connection closed, since the length it announced is
+// wrong now.
+func (l *loop) chainFailed(c *conn, res int32) {
+	if !l.skipRead || !c.sendArmed {
+		return
+	}
+	c.sendArmed = false
+	c.inflight--
+	if !c.closing && res >= 0 {
+		l.s.cfg.Logf("loop %d: %s changed while being sent; closing the connection", l.id, c.key)
+	}
+	l.closeConn(c)
 }
 
 func (l *loop) onSend(c *conn, res int32) {
@@ -782,7 +867,7 @@ func (l *loop) onSend(c *conn, res int32) {
 	}
 	c.outSent += int(res)
 	if c.outSent < c.outLen {
-		l.send(c, c.outSent) // a partial send: the rest of the chunk
+		l.send(c) // a partial send: the rest of the chunk
 		return
 	}
 	l.nextChunk(c)
@@ -842,54 +927,78 @@ func (l *loop) putOut(c *conn) {
 	c.out = nil
 }
 
-// closeConn shuts the socket down so its armed recv ends, and closes the fd once nothing is
-// in flight on it.
+// closeConn shuts the socket down so its armed receive ends, and cancels what waits on it.
+// Everything the connection holds is freed by release, once nothing in flight refers to it.
 func (l *loop) closeConn(c *conn) {
 	if c.closing {
 		return
 	}
 	c.closing = true
 	unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	l.cancelConn(c)
+	l.maybeRelease(c)
+}
+
+// cancelConn cancels c's armed receive (or poll) and its poll for writability.
+func (l *loop) cancelConn(c *conn) {
+	n := 0
+	if c.recvArmed {
+		n += 2 // shutdown() ends an armed recv or poll on most kernels; cancel both to be sure
+	}
+	if c.pollOut {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if !l.reserve(n) {
+		c.wantCancel = true
+		l.wait(c)
+		return
+	}
+	if c.recvArmed {
+		l.cancel(ud(opRecv, c.slot, c.gen))
+		l.cancel(ud(opPoll, c.slot, c.gen))
+	}
+	if c.pollOut {
+		l.cancel(ud(opPollOut, c.slot, c.gen))
+	}
+}
+
+// cancel prepares an ASYNC_CANCEL of target; the caller reserved its SQE.
+func (l *loop) cancel(target uint64) {
+	sqe, u := l.prep(opCancel, nil)
+	sqe.PrepCancel(target, 0)
+	sqe.UserData = u
+}
+
+func (l *loop) maybeRelease(c *conn) {
+	if !c.closing || c.inflight > 0 || c.poolBusy > 0 || c.fd < 0 {
+		return // a pool worker or listing goroutine may still use the conn's buffers
+	}
+	l.release(c)
+}
+
+// release frees everything a connection holds, in one place: its socket, its file
+// reference, a file opened for it, its send buffer and its pipe. It runs once nothing in
+// flight refers to any of them (or after the ring is closed), so no fd is closed under an
+// operation that could meet its number reused by an accept, and no buffer goes back to a
+// pool while the kernel may write it.
+func (l *loop) release(c *conn) {
+	if c.fd < 0 {
+		return
+	}
+	unix.Close(c.fd)
+	c.fd = -1
 	if c.file != nil {
 		c.file.refs--
 		l.files.unpin(c.file, l)
 		c.file = nil
 	}
-	if c.recvArmed {
-		// shutdown() ends an armed recv or poll on most kernels; cancel both to be sure.
-		for _, op := range [2]uint8{opRecv, opPoll} {
-			l.cancel(ud(op, c.slot, c.gen))
-		}
+	if c.openFd >= 0 {
+		unix.Close(c.openFd)
+		c.openFd = -1
 	}
-	if c.pollOut {
-		l.cancel(ud(opPollOut, c.slot, c.gen))
-	}
-	l.maybeRelease(c)
-}
-
-func (l *loop) cancel(target uint64) {
-	sqe := l.getSQE()
-	sqe.PrepCancel(target, 0)
-	sqe.UserData = ud(opCancel, 0, 0)
-}
-
-func (l *loop) maybeRelease(c *conn) {
-	if !c.closing || c.inflight > 0 || c.fd < 0 || c.closeQueued {
-		return
-	}
-	if c.poolBusy > 0 {
-		return // a pool worker or listing goroutine still uses the conn's buffers
-	}
-	c.closeQueued = true
-	unix.Close(c.fd)
-	l.release(c)
-}
-
-func (l *loop) release(c *conn) {
-	if c.fd < 0 {
-		return
-	}
-	c.fd = -1
 	l.putOut(c)
 	c.in = nil
 	if c.pipe[0] > 0 {
@@ -897,7 +1006,8 @@ func (l *loop) release(c *conn) {
 		unix.Close(c.pipe[1])
 		c.pipe = [2]int{}
 	}
-	c.gen++
+	c.queued, c.wantRecv, c.wantCancel, c.step, c.sendArmed = false, false, false, stepNone, false
+	c.gen = token.NextGen(c.gen)
 	l.free = append(l.free, c.slot)
 	l.s.conns.Add(-1)
 }
@@ -916,6 +1026,7 @@ func (l *loop) rearmStarved() {
 // timeouts closes connections past their deadline and re-arms starved receives.
 func (l *loop) timeouts() {
 	forced := l.stopping && l.now.UnixNano() > l.s.stopAt.Load()
+
 	for _, c := range l.conns {
 		if c == nil || c.fd < 0 || c.closing {
 			continue
@@ -931,16 +1042,25 @@ func (l *loop) timeouts() {
 	}
 }
 
+// cancelAccept cancels the armed accept (shutdown).
+func (l *loop) cancelAccept() {
+	l.wantCancelAccept = false
+	if !l.accepting {
+		return
+	}
+	if !l.reserve(1) {
+		l.wantCancelAccept = true
+		return
+	}
+	l.cancel(ud(opAccept, 0, 0))
+}
+
 // shutdownStep stops accepting, closes idle connections, and reports whether the loop is
 // done (every connection closed).
 func (l *loop) shutdownStep() bool {
 	if !l.stopping {
 		l.stopping = true
-		if l.accepting {
-			sqe := l.getSQE()
-			sqe.PrepCancel(ud(opAccept, 0, 0), 0)
-			sqe.UserData = ud(opCancel, 0, 0)
-		}
+		l.cancelAccept()
 	}
 	open := 0
 	for _, c := range l.conns {
@@ -961,15 +1081,12 @@ func (l *loop) shutdownStep() bool {
 		return true
 	}
 	// Past the shutdown timeout and a second's grace, leave anyway: closing the ring
-	// cancels whatever is left, and the fds are closed here. Say what was stuck.
+	// cancels whatever is left, and close() then releases the connections. Say what was stuck.
 	if l.now.UnixNano() > l.s.stopAt.Load()+int64(time.Second) {
 		for _, c := range l.conns {
 			if c != nil && c.fd >= 0 {
 				l.s.cfg.Logf("loop %d: shutdown timeout: closing connection %d (state %d, closing %v, %d ops in flight, %d pool ops)",
 					l.id, c.slot, c.state, c.closing, c.inflight, c.poolBusy)
-				unix.Close(c.fd)
-				c.fd = -1
-				l.s.conns.Add(-1)
 			}
 		}
 		if l.accepting {

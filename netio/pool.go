@@ -100,7 +100,7 @@ func (p *poolIO) readDone(c *conn) {
 		p.l.closeConn(c)
 		return
 	}
-	p.l.send(c, 0)
+	p.l.send(c)
 }
 
 func (p *poolIO) close() {
