@@ -55,6 +55,38 @@ type pool struct {
 
 	mu     sync.RWMutex // senders hold it shared; close takes it
 	closed bool
+
+	// Queues with Notify whose Ops wait in their backlog because reqs was full. A queue's
+	// backlog moves only when its owner calls Flush or Reap, and an owner that has nothing
+	// of its own in reqs gets no completion to make it do so: a worker that takes an Op
+	// (making room) notifies them instead.
+	backlogged atomic.Int32
+	blMu       sync.Mutex
+	blQueues   []*poolQueue
+}
+
+// noteBacklog lists q to be notified when reqs has room.
+func (p *pool) noteBacklog(q *poolQueue) {
+	if q.notify == nil || q.listed.Swap(true) {
+		return
+	}
+	p.blMu.Lock()
+	p.blQueues = append(p.blQueues, q)
+	p.blMu.Unlock()
+	p.backlogged.Add(1)
+}
+
+// notifyBacklogged tells every listed queue's owner that reqs has room.
+func (p *pool) notifyBacklogged() {
+	p.blMu.Lock()
+	qs := p.blQueues
+	p.blQueues = nil
+	p.backlogged.Add(-int32(len(qs)))
+	p.blMu.Unlock()
+	for _, q := range qs {
+		q.listed.Store(false)
+		q.notify()
+	}
 }
 
 func newPool(workers, queueLen int, locked bool, exec func(*Op)) *pool {
@@ -214,6 +246,9 @@ func (p *pool) run(o *Op) {
 	if o.q != nil {
 		o.q.started()
 	}
+	if p.backlogged.Load() > 0 {
+		p.notifyBacklogged()
+	}
 	if !o.state.CompareAndSwap(stQueued, stRunning) {
 		// Cancelled while it waited in the channel.
 		if o.q == nil {
@@ -369,6 +404,7 @@ type poolQueue struct {
 	sleeping atomic.Int32 // 1 while Reap is (about to be) asleep; futex word
 	queued   atomic.Int32 // the queue's Ops in the pool's channel, not started yet
 	workers  int32
+	listed   atomic.Bool // on the pool's list of queues to notify when reqs has room
 }
 
 func newPoolQueue(engine string, p *pool, own bool, depth int, opts QueueOptions) *poolQueue {
@@ -415,6 +451,7 @@ func (q *poolQueue) Submit(o *Op) error {
 	q.inflight++
 	if q.head < len(q.backlog) {
 		q.backlog = append(q.backlog, o) // keep the order
+		q.p.noteBacklog(q)
 		return nil
 	}
 	q.queued.Add(1)
@@ -427,6 +464,10 @@ func (q *poolQueue) Submit(o *Op) error {
 	if !sent {
 		q.queued.Add(-1)
 		q.backlog = append(q.backlog, o)
+		q.p.noteBacklog(q)
+		// Room may have come between the full channel and the listing, with no worker
+		// left to see the list: try once more.
+		return q.Flush()
 	}
 	return nil
 }
@@ -437,6 +478,9 @@ func (q *poolQueue) Flush() error {
 		sent, err := q.p.trySend(q.backlog[q.head])
 		if err != nil || !sent {
 			q.queued.Add(-1)
+			if err == nil {
+				q.p.noteBacklog(q)
+			}
 			return err
 		}
 		q.popBacklog()
