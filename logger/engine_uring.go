@@ -268,6 +268,14 @@ func (e *uringEngine) took(n int) {
 
 func (e *uringEngine) sqLen() int { return int(e.sqTail - e.sqHead) }
 
+// syncTaken records the SQEs the kernel took since the last look (the ring's SQ head is
+// the truth, whatever io_uring_enter returned) and returns how many.
+func (e *uringEngine) syncTaken() int {
+	n := e.sqLen() - int(e.r.Pending())
+	e.took(n)
+	return n
+}
+
 // flush gives the pending operations SQEs and submits them, until everything is submitted
 // or waits for slots that completions will free. When the kernel refuses, it reaps and tries
 // again; after repeated refusals it fails the operations the kernel never took.
@@ -275,15 +283,12 @@ func (e *uringEngine) flush() {
 	refusals := 0
 	for {
 		e.dispatch()
-		queued := e.sqLen()
-		if queued == 0 {
+		if e.sqLen() == 0 {
 			return
 		}
 		e.pin()
 		_, err := e.r.Submit()
-		taken := queued - int(e.r.Pending())
-		e.took(taken)
-		if taken > 0 {
+		if taken := e.syncTaken(); taken > 0 {
 			refusals = 0
 			continue
 		}
@@ -509,8 +514,10 @@ func (e *uringEngine) wait() {
 		return
 	}
 	if err := e.nt.WaitDeadline(time.Time{}); err != nil {
-		// The notifier broke (it should not); fall back to blocking in io_uring_enter.
+		// The notifier broke (it should not); fall back to blocking in io_uring_enter,
+		// which may submit what is queued.
 		e.r.SubmitAndWait(1)
+		e.syncTaken()
 	}
 	e.process()
 }

@@ -26,7 +26,9 @@ type Engine string
 const (
 	// EngineUring submits each batch as a write to an io_uring ring (package ring), with
 	// several writes in flight; the writer goroutine waits for completions in Go's netpoller,
-	// so no OS thread is parked in write(2). The default.
+	// so no OS thread is parked in write(2). While the kernel holds its requests the writer
+	// keeps its OS thread to itself (the kernel cancels the requests of a thread that
+	// exits); an idle writer holds none. The default.
 	EngineUring Engine = "uring"
 	// EngineThread writes each batch with write(2) from one goroutine locked to its own OS
 	// thread: the classic thread-pool way, with a pool of one.
