@@ -26,6 +26,10 @@ type stdServer struct {
 	mu    sync.Mutex
 	conns map[*stdConn]struct{}
 	wg    sync.WaitGroup
+
+	// headExamined counts the bytes the request parser examined, for tests: a head that
+	// arrives one byte per segment must cost O(n), not O(n²).
+	headExamined atomic.Int64
 }
 
 type stdConn struct {
@@ -125,10 +129,16 @@ func (ss *stdServer) handle(c *stdConn) {
 		s.conns.Add(-1)
 		ss.wg.Done()
 	}()
+	// in holds received bytes; in[off:] is not parsed yet. It is owned by this goroutine
+	// alone (the net package copies into it), and req points into it: while a chunked
+	// body is discarded, in[:off] is the head of req and stays in place.
 	var (
 		p     planner
 		rep   reply
 		req   http1.Request
+		scan  http1.HeadScanner    // where the head being received has been scanned to
+		dec   http1.ChunkedDecoder // the chunked body of req, while body is set
+		body  bool                 // req is answered once its chunked body is discarded
 		in    = make([]byte, 0, 16<<10)
 		off   int
 		skip  int64
@@ -145,21 +155,61 @@ func (ss *stdServer) handle(c *stdConn) {
 			off += int(n)
 			skip -= n
 		}
-		if off == len(in) {
+		if off == len(in) && !body {
 			in, off = in[:0], 0
 		}
 		var n int
 		var err error
-		if skip == 0 && off < len(in) {
-			n, err = http1.Parse(in[off:], &req, s.limits)
-		} else {
+		switch {
+		case body:
+			err = http1.ErrNeedMore
+			if off < len(in) {
+				k, done, derr := dec.Decode(in[off:])
+				off += k
+				if derr != nil {
+					// The framing of what follows is unknown: answer and close.
+					now := time.Now()
+					p.planError(&rep, now, derr.(http1.Error).Status(), false, true, false)
+					ss.write(c, &rep, nil, &req, remote, now)
+					return
+				}
+				if done {
+					body, err = false, nil
+					n = 0 // the head was consumed when it was parsed
+				} else {
+					in = in[:off-k] // all of it was body: drop it, keep the head
+					off = len(in)
+				}
+			}
+		case skip == 0 && off < len(in):
+			before := scan.Examined()
+			n, err = scan.Parse(in[off:], &req, s.limits)
+			ss.headExamined.Add(scan.Examined() - before)
+			if err == nil && req.Chunked {
+				// Discard the body before answering, so that a bad or oversized body
+				// can still be answered 400 or 413. Move the head to the front first,
+				// so that reading the body needs no more room than one receive.
+				if off > 0 {
+					in = in[:copy(in[:cap(in)], in[off:])]
+					off = 0
+					if n2, err2 := http1.Parse(in, &req, s.limits); n2 != n || err2 != nil {
+						return // cannot happen: Parse is a pure function of the bytes
+					}
+				}
+				off = n
+				dec.Reset(s.limits)
+				body, err = true, http1.ErrNeedMore
+				headStart = time.Time{}
+				continue
+			}
+		default:
 			err = http1.ErrNeedMore
 		}
 		if err == http1.ErrNeedMore {
-			if s.stopping.Load() && len(in) == off {
+			if s.stopping.Load() && len(in) == off && !body {
 				return
 			}
-			if len(in) == off && skip == 0 {
+			if len(in) == off && skip == 0 && !body {
 				c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 				headStart = time.Time{}
 			} else {
@@ -169,8 +219,10 @@ func (ss *stdServer) handle(c *stdConn) {
 				c.nc.SetReadDeadline(headStart.Add(s.cfg.ReadHeaderTimeout))
 			}
 			if len(in) == cap(in) {
-				in = append(in[:off:off], make([]byte, 0, cap(in))...)[:len(in)-off]
-				off = 0
+				var ok bool
+				if in, off, ok = ss.room(in, off, body, &req); !ok {
+					return
+				}
 			}
 			k, rerr := c.nc.Read(chunk[:min(len(chunk), cap(in)-len(in))])
 			c.busy.Store(true)
@@ -208,6 +260,25 @@ func (ss *stdServer) handle(c *stdConn) {
 		}
 		c.busy.Store(false)
 	}
+}
+
+// room makes space at the end of a full input buffer. Unparsed bytes move to the front
+// (a HeadScanner keeps offsets from the start of the head, so it is not disturbed); a
+// buffer holding nothing else is doubled, which Parse bounds (431 past MaxHeaderBytes).
+// While a chunked body is discarded the buffer holds only req's head, which req points
+// into: it is copied to a larger buffer and req is parsed again from the copy.
+func (ss *stdServer) room(in []byte, off int, body bool, req *http1.Request) ([]byte, int, bool) {
+	if off > 0 && !body {
+		return in[:copy(in[:cap(in)], in[off:])], 0, true
+	}
+	grown := make([]byte, len(in), 2*cap(in))
+	copy(grown, in)
+	if body {
+		if n, err := http1.Parse(grown, req, ss.s.limits); n != off || err != nil {
+			return nil, 0, false // cannot happen: Parse is a pure function of the bytes
+		}
+	}
+	return grown, off, true
 }
 
 // resolve plans the reply for a GET or HEAD and returns the open file when the reply has a

@@ -51,9 +51,9 @@ const (
 // Reset forgets the head scanned so far (the examined count is kept).
 func (h *HeadScanner) Reset() { *h = HeadScanner{examined: h.examined} }
 
-// Examined returns how many bytes Parse and the scanner have examined in total, counting
-// each call to the package-level Parse as the bytes it was given. Tests use it to check
-// that a head fed one byte at a time costs O(n).
+// Examined returns how many bytes Parse and the scanner have examined in total (for a
+// call to the package-level Parse: the head it returned, else all the bytes it was
+// given). Tests use it to check that a head fed one byte at a time costs O(n).
 func (h *HeadScanner) Examined() int64 { return h.examined }
 
 // Parse returns what the package-level Parse returns for buf, but runs Parse only once
@@ -66,8 +66,12 @@ func (h *HeadScanner) Parse(buf []byte, req *Request, lim Limits) (int, error) {
 	if h.state == hsStart {
 		// The common case: the whole head arrived in one receive. Parse it outright;
 		// only if it is incomplete, scan it to remember how far it got.
-		h.examined += int64(len(buf))
 		n, err := Parse(buf, req, lim)
+		if n > 0 {
+			h.examined += int64(n) // a complete head: Parse looked no further
+		} else {
+			h.examined += int64(len(buf))
+		}
 		if err != ErrNeedMore {
 			h.Reset()
 			return n, err
