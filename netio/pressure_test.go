@@ -265,3 +265,62 @@ func TestLostCompletionsStopTheServer(t *testing.T) {
 		t.Fatalf("Serve kept running after its loops' io_uring_enter failed with EBADR")
 	}
 }
+
+// TestResetMidResponse has clients reset their connections in the middle of large
+// responses while others fetch files, on small rings and with an open-file cache that
+// drops its entries at every tick: a connection's file fd and buffers must stay until
+// nothing in flight refers to them, or a READ meets its fd number reused by an accept and
+// consumes (or answers with) another client's bytes. Every checked body must be right and
+// no connection may leak.
+func TestResetMidResponse(t *testing.T) {
+	root, files := pressureRoot(t)
+	for _, m := range pressureModes() {
+		t.Run(m.name, func(t *testing.T) {
+			s, rs := startTuned(t, m, root, ringTuning{sqEntries: 16, cqEntries: 32}, func(c *Config) {
+				c.OpenFileCacheTTL = time.Millisecond
+			})
+			stop := time.Now().Add(3 * time.Second)
+			var resets atomic.Int64
+			var wg sync.WaitGroup
+			for i := 0; i < 32; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for time.Now().Before(stop) {
+						nc, err := net.Dial("tcp", rs.addr)
+						if err != nil {
+							continue
+						}
+						fmt.Fprintf(nc, "GET /1m.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /300k.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+						var b [1 << 12]byte
+						nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+						io.ReadFull(nc, b[:1+i*97%len(b)])
+						nc.(*net.TCPConn).SetLinger(0) // RST, with the response half sent
+						nc.Close()
+						resets.Add(1)
+					}
+				}()
+			}
+			var checked int64
+			var cerr error
+			for time.Now().Before(stop) && cerr == nil {
+				var n int64
+				n, cerr = pipelined(t, rs.addr, files, 64, 3, 20*time.Second)
+				checked += n
+			}
+			wg.Wait()
+			if cerr != nil {
+				t.Errorf("%d responses right, then: %v", checked, cerr)
+			}
+			waitFor(t, func() bool { return s.Conns() == 0 })
+			if serr := rs.stop(t); serr != nil {
+				t.Errorf("Serve: %v", serr)
+			}
+			if t.Failed() {
+				t.Logf("server log:\n%.4000s", rs.logText())
+				return
+			}
+			t.Logf("%d responses byte-correct beside %d resets", checked, resets.Load())
+		})
+	}
+}
