@@ -164,3 +164,30 @@ func BenchmarkAppendResponseHeader(b *testing.B) {
 		out = AppendResponseHeader(out[:0], &r)
 	}
 }
+
+// BenchmarkHeadScannerParse is BenchmarkParse through a HeadScanner: a head that
+// arrives whole costs one Parse.
+func BenchmarkHeadScannerParse(b *testing.B) {
+	var req Request
+	var h HeadScanner
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchReq)))
+	for b.Loop() {
+		if _, err := h.Parse(benchReq, &req, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkChunkedDecoder(b *testing.B) {
+	body := []byte("1000;a=b\r\n" + string(make([]byte, 4096)) + "\r\n0\r\nT: v\r\n\r\n")
+	var d ChunkedDecoder
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		d.Reset(Limits{})
+		if _, done, err := d.Decode(body); !done || err != nil {
+			b.Fatal(done, err)
+		}
+	}
+}

@@ -96,3 +96,58 @@ func ExampleAppendDirListing() {
 	// <a href="b&c.txt">b&amp;c.txt</a>
 	// </pre>
 }
+
+// A connection keeps a HeadScanner and a ChunkedDecoder. Bytes arrive in pieces; the
+// head is scanned once however it is cut, and a chunked body is discarded before the
+// request is answered (a bad or oversized body is answered 400 or 413 instead).
+func ExampleHeadScanner() {
+	pieces := []string{
+		"GET /a HTTP/1.1\r\nHo", "st: h\r\nTransfer-Encoding: chunked\r\n", "\r\n5;x=y\r\nhel",
+		"lo\r\n0\r\nTrailer: t\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+	}
+	var (
+		scan http1.HeadScanner
+		dec  http1.ChunkedDecoder
+		req  http1.Request
+		in   []byte
+		off  int
+		body bool
+	)
+	for _, p := range pieces {
+		in = append(in, p...)
+		for off < len(in) {
+			if body {
+				n, done, err := dec.Decode(in[off:])
+				off += n
+				if err != nil {
+					fmt.Println(err.(http1.Error).Status(), "and close")
+					return
+				}
+				if !done {
+					break
+				}
+				body = false
+				fmt.Println("body discarded; answer", req.Method, string(req.Path))
+				continue
+			}
+			n, err := scan.Parse(in[off:], &req, http1.Limits{})
+			if err == http1.ErrNeedMore {
+				break
+			}
+			if err != nil {
+				fmt.Println(err.(http1.Error).Status())
+				return
+			}
+			off += n
+			if req.Chunked {
+				dec.Reset(http1.Limits{})
+				body = true
+				continue
+			}
+			fmt.Println("answer", req.Method, string(req.Path))
+		}
+	}
+	// Output:
+	// body discarded; answer GET /a
+	// answer GET /b
+}

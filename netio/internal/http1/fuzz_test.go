@@ -3,6 +3,7 @@ package http1
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"path"
@@ -256,50 +257,63 @@ func FuzzChunked(f *testing.F) {
 		if !bytes.HasSuffix(data[:n1], []byte("\r\n\r\n")) && !bytes.HasSuffix(data[:n1], []byte("\r\n")) {
 			t.Fatalf("%q: accepted %q", data, data[:n1])
 		}
-		head := "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-		rd := bytes.NewReader(append([]byte(head), data...))
-		br := bufio.NewReader(rd)
-		hr, err := http.ReadRequest(br)
-		if err != nil {
-			t.Fatalf("net/http ReadRequest: %v", err)
-		}
-		_, err = io.ReadAll(hr.Body)
-		if err != nil {
-			if chunkedKnownDifference(data[:n1], err) {
-				return
+		body, rest := data[:n1], data[n1:]
+		err := netHTTPChunked(body, rest)
+		if err != nil && strings.Contains(err.Error(), "invalid byte in chunk length") {
+			// Known difference: net/http trims trailing whitespace before it removes
+			// extensions, so it refuses the BWS RFC 9112 §7.1.1 allows before ";".
+			// Without that BWS, net/http must agree.
+			if stripped := stripSizeBWS(body); len(stripped) < len(body) {
+				body, err = stripped, netHTTPChunked(stripped, rest)
 			}
-			t.Fatalf("%q: accepted %d bytes, net/http: %v", data, n1, err)
 		}
-		if rest := br.Buffered() + rd.Len(); len(data)-rest != n1 {
-			t.Fatalf("%q: consumed %d, net/http %d", data, n1, len(data)-rest)
+		if err != nil {
+			// Known differences: net/http's own limits (chunk lines under 4 KiB, sizes of
+			// at most 16 hex digits, trailers within its 4 KiB buffer, at most 16 KiB of
+			// non-data overhead beyond what the data earns).
+			for _, known := range []string{"header line too long", "http chunk length too large",
+				"suspiciously long trailer", "too much non-data"} {
+				if strings.Contains(err.Error(), known) {
+					return
+				}
+			}
+			t.Fatalf("%q: accepted %q, net/http: %v", data, body, err)
 		}
 	})
 }
 
-// chunkedKnownDifference reports whether net/http's refusal of a body ChunkedDecoder
-// accepts is one of the known differences: net/http's limits (chunk lines under 4 KiB,
-// chunk sizes of at most 16 hex digits, trailers within its 4 KiB buffer, at most 16 KiB
-// of non-data overhead beyond what the data earns), and its trimming of trailing
-// whitespace before it removes extensions, which makes it refuse the BWS that RFC 9112
-// §7.1.1 allows before ";".
-func chunkedKnownDifference(body []byte, err error) bool {
-	msg := err.Error()
-	for _, known := range []string{"header line too long", "http chunk length too large",
-		"suspiciously long trailer", "too much non-data"} {
-		if strings.Contains(msg, known) {
-			return true
-		}
+// netHTTPChunked reads body+rest as the chunked body of a request with net/http and
+// checks that it ends where body does.
+func netHTTPChunked(body, rest []byte) error {
+	head := "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	in := append(append([]byte(head), body...), rest...)
+	rd := bytes.NewReader(in)
+	br := bufio.NewReader(rd)
+	hr, err := http.ReadRequest(br)
+	if err != nil {
+		return err
 	}
-	if strings.Contains(msg, "invalid byte in chunk length") {
-		for line := range bytes.SplitSeq(body, []byte("\r\n")) {
-			i := 0
-			for i < len(line) && isHex(line[i]) {
-				i++
-			}
-			if i > 0 && i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-				return true // BWS before ';' (the only way a size may be followed by OWS)
-			}
-		}
+	if _, err := io.ReadAll(hr.Body); err != nil {
+		return err
 	}
-	return false
+	if left := br.Buffered() + rd.Len(); left != len(rest) {
+		return fmt.Errorf("net/http left %d bytes after the body, ChunkedDecoder %d", left, len(rest))
+	}
+	return nil
+}
+
+// stripSizeBWS returns body without the BWS between a chunk-size and its first ";",
+// as found by ChunkedDecoder itself fed one byte at a time.
+func stripSizeBWS(body []byte) []byte {
+	var d ChunkedDecoder
+	d.Reset(Limits{MaxBodyBytes: 1 << 62})
+	out := make([]byte, 0, len(body))
+	for i := range body {
+		d.Decode(body[i : i+1])
+		if d.state == chSizeBWS {
+			continue
+		}
+		out = append(out, body[i])
+	}
+	return out
 }
