@@ -26,10 +26,7 @@ func validHost(v []byte) bool {
 			switch {
 			case isUnreserved(c) || isSubDelim(c):
 				i++
-			case c == '%':
-				if i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2]) {
-					return false
-				}
+			case c == '%' && pctEncoded(v[i:]):
 				i += 3
 			default:
 				return false
@@ -77,10 +74,7 @@ func validIPLiteral(b []byte) bool {
 		for j := 3; j < len(zone); j++ {
 			switch c := zone[j]; {
 			case isUnreserved(c):
-			case c == '%':
-				if j+2 >= len(zone) || !isHex(zone[j+1]) || !isHex(zone[j+2]) {
-					return false
-				}
+			case c == '%' && pctEncoded(zone[j:]):
 				j += 2
 			default:
 				return false
@@ -197,6 +191,11 @@ func validAuthority(a []byte) bool {
 		}
 	}
 	return true
+}
+
+// pctEncoded reports whether b starts with "%" HEXDIG HEXDIG.
+func pctEncoded(b []byte) bool {
+	return len(b) >= 3 && b[0] == '%' && isHex(b[1]) && isHex(b[2])
 }
 
 func isHex(c byte) bool {
