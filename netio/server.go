@@ -189,7 +189,7 @@ type Server struct {
 	pressure pressure   // how often the loops met a full SQ
 
 	failedMu sync.Mutex
-	failed   []*loop // loops that failed: kept reachable, see abandon
+	failed   []*loop // loops that failed: kept reachable, see keepFailed
 
 	fileEng fileio.Engine // --file-io threadpool: the fileio engine and the root it opens beneath
 	fileDir *fileio.Dir
@@ -607,7 +607,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if errs[i] = l.run(); errs[i] != nil {
-				s.abandon(l)
+				s.keepFailed(l)
 				failOnce.Do(func() {
 					failed, first = i, fmt.Errorf("netio: server stopped: %w", errs[i])
 					s.cfg.Logf("loop %d failed, stopping the server: %v", i, errs[i])
@@ -654,29 +654,13 @@ func (s *Server) shutListeners() {
 	}
 }
 
-// abandon closes the sockets a failed loop left open, at once: their clients learn now,
-// rather than after the other loops' drain. Its run has returned and closed its
-// ring, so no SQE can still be submitted that names these fd numbers; requests the kernel
-// had already taken hold their own file references. The loop stays reachable from s.failed
-// because the kernel may still be finishing io-wq work into its buffers after the ring fd
-// was closed.
-func (s *Server) abandon(l *loop) {
+// keepFailed keeps a failed loop reachable from the Server. Its run has returned and its
+// close has closed the ring and released its connections; the kernel may still be
+// finishing io-wq work (a file read) into its buffers after the ring fd was closed.
+func (s *Server) keepFailed(l *loop) {
 	s.failedMu.Lock()
 	s.failed = append(s.failed, l)
 	s.failedMu.Unlock()
-	for _, c := range l.conns {
-		if c == nil || c.fd < 0 {
-			continue
-		}
-		unix.Close(c.fd)
-		c.fd = -1
-		if c.pipe[0] > 0 {
-			unix.Close(c.pipe[0])
-			unix.Close(c.pipe[1])
-			c.pipe = [2]int{}
-		}
-		s.conns.Add(-1)
-	}
 }
 
 func (s *Server) closeFds() {
