@@ -170,8 +170,8 @@ func pressureModes() []mode {
 func TestTinyRings(t *testing.T) {
 	root, files := pressureRoot(t)
 	conns, depth := 2000, 3
-	if testing.Short() {
-		conns = 300
+	if testing.Short() || raceEnabled { // the emulated kernels of CI, and the race detector's pace
+		conns = 500
 	}
 	for _, m := range pressureModes() {
 		t.Run(m.name, func(t *testing.T) {
