@@ -49,6 +49,10 @@ type conn struct {
 	inOff int
 	skip  int64 // request body bytes still to discard
 
+	scan   http1.HeadScanner    // how far the head at in[inOff:] has been scanned
+	body   http1.ChunkedDecoder // req's chunked body, while inBody
+	inBody bool                 // req is served only once its chunked body is discarded
+
 	req      http1.Request
 	reqStart time.Time
 	deadline time.Time
@@ -91,6 +95,8 @@ func (c *conn) open(fd int) {
 	c.more, c.nonblock, c.pollOut = false, false, false
 	c.waitHead, c.indexTry = false, false
 	c.in, c.inOff, c.skip = c.in[:0], 0, 0
+	c.scan.Reset()
+	c.inBody = false
 	c.openFd = -1
 	c.readsPending, c.poolBusy = 0, 0
 	c.remoteN = 0

@@ -518,6 +518,30 @@ func (l *loop) process(c *conn) {
 				return
 			}
 		}
+		if c.inBody {
+			k, done, err := c.body.Decode(c.in[c.inOff:])
+			c.inOff += k
+			if err != nil { // 400 or 413: the framing is lost, answer and close
+				c.waitHead, c.reqStart = false, l.now
+				l.plan.planError(&c.rep, l.now, err.(http1.Error).Status(), false, true, false)
+				l.startReply(c)
+				return
+			}
+			if !done {
+				// Drop the discarded body bytes; c.req's head (c.in[:c.inOff]) stays put.
+				c.in = c.in[:c.inOff-k]
+				c.inOff = len(c.in)
+				if c.eof {
+					l.closeConn(c)
+				} else if !c.waitHead {
+					c.waitHead, c.deadline = true, l.now.Add(l.s.cfg.ReadHeaderTimeout)
+				}
+				return
+			}
+			c.inBody, c.waitHead = false, false
+			l.serve(c)
+			continue
+		}
 		if c.inOff == len(c.in) {
 			c.in, c.inOff = c.in[:0], 0
 			if c.eof {
@@ -525,7 +549,11 @@ func (l *loop) process(c *conn) {
 			}
 			return
 		}
-		n, err := http1.Parse(c.in[c.inOff:], &c.req, l.s.limits)
+		// The scanner resumes where the last receive's scan stopped (a head sent a byte at
+		// a time is scanned once), and parses the head once it is whole.
+		before := c.scan.Examined()
+		n, err := c.scan.Parse(c.in[c.inOff:], &c.req, l.s.limits)
+		l.s.pressure.headExamined.Add(c.scan.Examined() - before)
 		if err == http1.ErrNeedMore {
 			if c.eof {
 				l.closeConn(c)
@@ -551,6 +579,11 @@ func (l *loop) process(c *conn) {
 		}
 		c.inOff += n
 		c.skip = c.req.ContentLength
+		if c.req.Chunked { // served after its body, so a bad or oversized one still gets 400/413
+			c.body.Reset(l.s.limits)
+			c.inBody = true
+			continue
+		}
 		l.serve(c)
 	}
 }

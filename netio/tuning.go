@@ -14,7 +14,10 @@ type ringTuning struct {
 	faults               *ring.Faults
 }
 
-// pressure counts how often the loops met a full SQ, so tests can tell that they did.
+// pressure counts what tests need to see of the loops' work: full SQs, parsing.
 type pressure struct {
 	sqWaits atomic.Int64 // operations that waited on the unqueued FIFO for SQ room
+	// headExamined counts the bytes the request parser examined: a head that arrives a
+	// byte at a time must cost O(n), not O(n²).
+	headExamined atomic.Int64
 }
