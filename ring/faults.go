@@ -31,7 +31,8 @@ type Fault struct {
 	// and nothing is waited for, as when the kernel refuses the call.
 	Errno syscall.Errno
 	// Short, when set, submits at most Submit of the SQEs (0 included): the rest stay
-	// queued in the SQ, as after a short submit, and the call goes on to wait as asked.
+	// queued in the SQ, and the call returns without waiting, as the kernel's
+	// io_uring_enter does when it submitted fewer than it was asked to.
 	Short  bool
 	Submit uint32
 }
@@ -44,7 +45,8 @@ func (r *Ring) sysEnter(toSubmit, minComplete, flags uint32, arg unsafe.Pointer,
 			return 0, ft.Errno
 		}
 		if ft.Short && ft.Submit < toSubmit {
-			toSubmit = ft.Submit
+			toSubmit, minComplete = ft.Submit, 0
+			flags &^= enterGetEvents
 		}
 	}
 	return sysEnter(r.fd, toSubmit, minComplete, flags, arg, argSz)
