@@ -86,19 +86,9 @@ func TestUringSubmitFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			for g := range goroutines {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range per {
-						l.Info("fault", Int("g", g), Int("seq", i), String("pad", faultPad(g, i)))
-					}
-				}()
-			}
 			done := make(chan error, 1)
 			go func() {
-				wg.Wait()
+				logFaultRecords(l, goroutines, per)
 				done <- l.Close()
 			}()
 			var closeErr error
@@ -137,6 +127,22 @@ func TestUringSubmitFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// logFaultRecords logs per records (g, seq) from each of goroutines goroutines at once and
+// returns when all are logged.
+func logFaultRecords(l *Logger, goroutines, per int) {
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				l.Info("fault", Int("g", g), Int("seq", i), String("pad", faultPad(g, i)))
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // checkFaultFile reads the file of a fault test line by line: every line is a whole record
@@ -209,17 +215,7 @@ func TestUringGenerationWrap(t *testing.T) {
 				t.Fatal(err)
 			}
 			const goroutines, per = 2, 3000
-			var wg sync.WaitGroup
-			for g := range goroutines {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range per {
-						l.Info("fault", Int("g", g), Int("seq", i), String("pad", faultPad(g, i)))
-					}
-				}()
-			}
-			wg.Wait()
+			logFaultRecords(l, goroutines, per)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
