@@ -186,3 +186,14 @@ func TestAddrInUseByPlainListener(t *testing.T) {
 	}
 	t.Logf("%v", err)
 }
+
+// TestJoinPortNeedsUring: the std engine listens without SO_REUSEPORT, so it cannot join;
+// it says so rather than failing later with an address in use.
+func TestJoinPortNeedsUring(t *testing.T) {
+	s1, root2 := firstOfTwo(t)
+	defer s1.closeFds()
+	_, err := NewServer(Config{Net: "std", Root: root2, Addr: s1.Addr().String(), JoinPort: true})
+	if err == nil || !strings.Contains(err.Error(), "JoinPort needs the uring engine") {
+		t.Fatalf("std engine with JoinPort: %v", err)
+	}
+}
