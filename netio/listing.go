@@ -119,7 +119,7 @@ func (l *loop) onListing(c *conn, entries []http1.DirEntry, errno syscall.Errno)
 		return
 	}
 	if errno != 0 {
-		l.plan.planError(&c.rep, l.now, statusForOpenError(errno), c.req.Method == http1.MethodHEAD, !c.req.KeepAlive, false)
+		l.plan.planError(&c.rep, l.now, errorReply{Status: statusForOpenError(errno), Head: c.req.Method == http1.MethodHEAD, Close: !c.req.KeepAlive})
 	} else {
 		l.plan.planDirListing(&c.rep, l.now, &c.req, entries, l.s.cfg.MaxListingEntries)
 	}

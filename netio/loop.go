@@ -523,7 +523,7 @@ func (l *loop) process(c *conn) {
 			c.inOff += k
 			if err != nil { // 400 or 413: the framing is lost, answer and close
 				c.waitHead, c.reqStart = false, l.now
-				l.plan.planError(&c.rep, l.now, err.(http1.Error).Status(), false, true, false)
+				l.plan.planError(&c.rep, l.now, errorReply{Status: err.(http1.Error).Status(), Close: true})
 				l.startReply(c)
 				return
 			}
@@ -573,7 +573,7 @@ func (l *loop) process(c *conn) {
 				c.inOff += n
 				c.skip = c.req.ContentLength
 			}
-			l.plan.planError(&c.rep, l.now, e.Status(), head && !e.Close(), close, e == http1.ErrMethodNotAllowed)
+			l.plan.planError(&c.rep, l.now, errorReply{Status: e.Status(), Head: head && !e.Close(), Close: close, Allow: e == http1.ErrMethodNotAllowed})
 			l.startReply(c)
 			return
 		}
@@ -662,16 +662,7 @@ func (l *loop) statxInRing(c *conn) {
 var emptyPath = []byte{0}
 
 func (l *loop) openFailed(c *conn, errno syscall.Errno) {
-	if c.indexTry && errno == syscall.ENOENT {
-		// A directory without index.html: list it.
-		l.listDir(c)
-		return
-	}
-	if errno != syscall.ENOENT {
-		l.s.cfg.Logf("loop %d: open %s: %v", l.id, c.key, errno)
-	}
-	l.plan.planError(&c.rep, l.now, statusForOpenError(errno), c.req.Method == http1.MethodHEAD, !c.req.KeepAlive, false)
-	l.startReply(c)
+	l.answer(c, lookup{errno: errno, indexTry: c.indexTry}, nil)
 }
 
 func (l *loop) onStatx(c *conn, res int32) {
@@ -694,21 +685,21 @@ func (l *loop) onStatx(c *conn, res int32) {
 	l.haveFile(c, e)
 }
 
+// haveFile: the lookup found e (the cache refuses what is neither a regular file nor a
+// directory, as EACCES).
 func (l *loop) haveFile(c *conn, e *fileEntry) {
+	l.answer(c, lookup{dir: e.meta.isDir, regular: !e.meta.isDir, indexTry: c.indexTry}, e)
+}
+
+// answer acts on resolve's verdict for c's lookup; e is the file found, if any.
+func (l *loop) answer(c *conn, lk lookup, e *fileEntry) {
 	req := &c.req
-	if e.meta.isDir {
-		if !req.TrailingSlash {
-			c.scr = http1.AppendEscapedPath(c.scr[:0], req.Path)
-			c.scr = append(c.scr, '/')
-			l.plan.planRedirect(&c.rep, l.now, req, c.scr)
-			l.startReply(c)
-			return
-		}
-		if c.indexTry {
-			l.plan.planError(&c.rep, l.now, 403, req.Method == http1.MethodHEAD, !req.KeepAlive, false)
-			l.startReply(c)
-			return
-		}
+	head := req.Method == http1.MethodHEAD
+	switch resolve(req, lk) {
+	case vListing:
+		l.listDir(c)
+		return
+	case vTryIndex:
 		c.indexTry = true
 		if len(c.key) > 1 {
 			c.key = append(c.key, '/')
@@ -716,16 +707,24 @@ func (l *loop) haveFile(c *conn, e *fileEntry) {
 		c.key = append(c.key, http1.IndexFile...)
 		l.lookup(c)
 		return
-	}
-	if req.TrailingSlash && len(req.Path) > 1 && !c.indexTry {
+	case vOpenFailed:
+		if lk.errno != syscall.ENOENT {
+			l.s.cfg.Logf("loop %d: open %s: %v", l.id, c.key, lk.errno)
+		}
+		l.plan.planError(&c.rep, l.now, errorReply{Status: statusForOpenError(lk.errno), Head: head, Close: !req.KeepAlive})
+	case vForbidden:
+		l.plan.planError(&c.rep, l.now, errorReply{Status: 403, Head: head, Close: !req.KeepAlive})
+	case vAddSlash:
+		c.scr = append(http1.AppendEscapedPath(c.scr[:0], req.Path), '/')
+		l.plan.planRedirect(&c.rep, l.now, req, c.scr)
+	case vDropSlash:
 		c.scr = http1.AppendEscapedPath(c.scr[:0], req.Path)
 		l.plan.planRedirect(&c.rep, l.now, req, c.scr)
-		l.startReply(c)
-		return
+	case vFile:
+		c.file = e
+		e.refs++
+		l.plan.planFile(&c.rep, l.now, req, &e.meta)
 	}
-	c.file = e
-	e.refs++
-	l.plan.planFile(&c.rep, l.now, req, &e.meta)
 	l.startReply(c)
 }
 

@@ -78,9 +78,17 @@ type planner struct {
 	scr   []byte // scratch for Location
 }
 
-// planError answers a request that cannot be served: a small text body, and Connection:
-// close when close is set.
-func (p *planner) planError(r *reply, now time.Time, status int, head bool, close bool, allow bool) {
+// errorReply is an error answer to plan.
+type errorReply struct {
+	Status int
+	Head   bool // answering HEAD: the head alone
+	Close  bool // Connection: close, and the connection closes after it
+	Allow  bool // an Allow field (405)
+}
+
+// planError answers a request that cannot be served: a small text body.
+func (p *planner) planError(r *reply, now time.Time, e errorReply) {
+	status, head, close, allow := e.Status, e.Head, e.Close, e.Allow
 	r.reset()
 	resp := http1.Response{
 		Status:        status,

@@ -169,7 +169,7 @@ func (ss *stdServer) handle(c *stdConn) {
 				if derr != nil {
 					// The framing of what follows is unknown: answer and close.
 					now := time.Now()
-					p.planError(&rep, now, derr.(http1.Error).Status(), false, true, false)
+					p.planError(&rep, now, errorReply{Status: derr.(http1.Error).Status(), Close: true})
 					ss.write(c, &rep, nil, &req, remote, now)
 					return
 				}
@@ -240,7 +240,7 @@ func (ss *stdServer) handle(c *stdConn) {
 				off += n
 				skip = req.ContentLength
 			}
-			p.planError(&rep, now, e.Status(), false, e.Close() || !req.KeepAlive, e == http1.ErrMethodNotAllowed)
+			p.planError(&rep, now, errorReply{Status: e.Status(), Close: e.Close() || !req.KeepAlive, Allow: e == http1.ErrMethodNotAllowed})
 			ss.write(c, &rep, nil, &req, remote, now)
 			if rep.close {
 				return
@@ -290,60 +290,53 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 		name = "."
 	}
 	for try := 0; try < 2; try++ {
+		lk := lookup{indexTry: try == 1}
+		var st os.FileInfo
 		f, err := ss.s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
-			if try == 1 && errnoOf(err) == syscall.ENOENT {
-				dir := strings.TrimSuffix(name, "/"+http1.IndexFile)
-				if name == http1.IndexFile {
-					dir = "."
-				}
-				entries, errno := readDir(ss.s, dir)
-				if errno != 0 {
-					p.planError(rep, now, statusForOpenError(errno), head, !req.KeepAlive, false)
-				} else {
-					p.planListing(rep, now, req, entries)
-				}
-				return nil
-			}
-			p.planError(rep, now, statusForOpenError(errnoOf(err)), head, !req.KeepAlive, false)
-			return nil
+			lk.errno = errnoOf(err)
+		} else if st, err = f.Stat(); err != nil {
+			lk.errno = errnoOf(err)
+		} else {
+			lk.dir, lk.regular = st.IsDir(), st.Mode().IsRegular()
 		}
-		st, err := f.Stat()
-		if err != nil {
+		v := resolve(req, lk)
+		if f != nil && v != vFile {
 			f.Close()
-			p.planError(rep, now, 500, head, !req.KeepAlive, false)
-			return nil
 		}
-		switch {
-		case st.IsDir():
-			f.Close()
-			if !req.TrailingSlash {
-				p.planRedirect(rep, now, req, append(http1.AppendEscapedPath(nil, req.Path), '/'))
-				return nil
+		switch v {
+		case vListing:
+			dir := strings.TrimSuffix(name, "/"+http1.IndexFile)
+			if name == http1.IndexFile {
+				dir = "."
 			}
-			if try == 1 {
-				p.planError(rep, now, 403, head, !req.KeepAlive, false)
-				return nil
+			entries, errno := readDir(ss.s, dir)
+			if errno != 0 {
+				p.planError(rep, now, errorReply{Status: statusForOpenError(errno), Head: head, Close: !req.KeepAlive})
+			} else {
+				p.planListing(rep, now, req, entries)
 			}
+		case vTryIndex:
 			if name == "." {
 				name = http1.IndexFile
 			} else {
 				name += "/" + http1.IndexFile
 			}
 			continue
-		case !st.Mode().IsRegular():
-			f.Close()
-			p.planError(rep, now, 403, head, !req.KeepAlive, false)
-			return nil
-		}
-		if req.TrailingSlash && len(req.Path) > 1 && try == 0 {
-			f.Close()
+		case vOpenFailed:
+			p.planError(rep, now, errorReply{Status: statusForOpenError(lk.errno), Head: head, Close: !req.KeepAlive})
+		case vForbidden:
+			p.planError(rep, now, errorReply{Status: 403, Head: head, Close: !req.KeepAlive})
+		case vAddSlash:
+			p.planRedirect(rep, now, req, append(http1.AppendEscapedPath(nil, req.Path), '/'))
+		case vDropSlash:
 			p.planRedirect(rep, now, req, http1.AppendEscapedPath(nil, req.Path))
-			return nil
+		case vFile:
+			m := newMeta(st.Size(), st.ModTime(), false, []byte(name))
+			p.planFile(rep, now, req, &m)
+			return f
 		}
-		m := newMeta(st.Size(), st.ModTime(), false, []byte(name))
-		p.planFile(rep, now, req, &m)
-		return f
+		return nil
 	}
 	return nil
 }
