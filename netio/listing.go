@@ -107,13 +107,6 @@ func readDirCut(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
 	return entries, 0
 }
 
-// readDir is readDirCut without the evidence of a cut, for the std engine until it renders
-// listings through planDirListing: bounded, but a cut listing does not say so there.
-func readDir(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
-	entries, errno := readDirCut(s, dir)
-	return entries[:min(len(entries), s.cfg.MaxListingEntries)], errno
-}
-
 func (l *loop) onListing(c *conn, entries []http1.DirEntry, errno syscall.Errno) {
 	if c.closing {
 		return
@@ -128,8 +121,7 @@ func (l *loop) onListing(c *conn, entries []http1.DirEntry, errno syscall.Errno)
 
 // planDirListing answers a directory without index.html with an HTML listing of at most
 // limit of entries; when entries holds more (readDirCut), the listing ends with a line
-// saying it was cut. (planListing without the cut; it replaces that once every engine
-// lists through readDirCut.)
+// saying it was cut.
 func (p *planner) planDirListing(r *reply, now time.Time, req *http1.Request, entries []http1.DirEntry, limit int) {
 	r.reset()
 	cut := len(entries) > limit

@@ -208,28 +208,6 @@ func (p *planner) planFile(r *reply, now time.Time, req *http1.Request, m *fileM
 	}
 }
 
-// planListing answers a directory without index.html with an HTML listing.
-func (p *planner) planListing(r *reply, now time.Time, req *http1.Request, entries []http1.DirEntry) {
-	r.reset()
-	body := http1.AppendDirListing(nil, entries)
-	resp := http1.Response{
-		Status:         200,
-		Date:           p.dates.Get(now),
-		ContentType:    http1.DirListingContentType,
-		ContentLength:  int64(len(body)),
-		Close:          !req.KeepAlive,
-		KeepAliveReply: req.KeepAlive && req.Version == http1.Version10,
-		Head:           req.Method == http1.MethodHEAD,
-	}
-	r.buf = http1.AppendResponseHeader(r.buf, &resp)
-	if !resp.Head {
-		r.buf = append(r.buf, body...)
-		r.bodyBytes = int64(len(body))
-	}
-	r.litRange(0)
-	r.status, r.close = 200, resp.Close
-}
-
 // statusForOpenError maps an open/stat failure to a status: missing → 404, refused by the
 // kernel or leading out of the root (RESOLVE_BENEATH gives EXDEV, symlink loops ELOOP) → 403,
 // a name too long → 414, anything else → 500.

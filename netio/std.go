@@ -310,11 +310,11 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 			if name == http1.IndexFile {
 				dir = "."
 			}
-			entries, errno := readDir(ss.s, dir)
+			entries, errno := readDirCut(ss.s, dir)
 			if errno != 0 {
 				p.planError(rep, now, errorReply{Status: statusForOpenError(errno), Head: head, Close: !req.KeepAlive})
 			} else {
-				p.planListing(rep, now, req, entries)
+				p.planDirListing(rep, now, req, entries, ss.s.cfg.MaxListingEntries)
 			}
 		case vTryIndex:
 			if name == "." {
