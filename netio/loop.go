@@ -66,13 +66,15 @@ type loop struct {
 	cstat                                  unix.Cachestat_t // cachestat(2)'s answer (synchronous: no ownership across calls)
 	crange                                 unix.CachestatRange
 
-	inbox     inbox
-	entry     AccessEntry
-	wakeFd    int
-	wakeBuf   *[8]byte
-	wakeArm   bool
-	outPool   sync.Pool // outBufSize send buffers
-	smallPool sync.Pool // outSmallSize send buffers
+	inbox      inbox
+	entry      AccessEntry
+	wakeFd     int
+	wakeMu     sync.RWMutex // wakeups hold it shared; closeWake takes it
+	wakeClosed bool
+	wakeBuf    *[8]byte
+	wakeArm    bool
+	outPool    sync.Pool // outBufSize send buffers
+	smallPool  sync.Pool // outSmallSize send buffers
 }
 
 func newLoop(s *Server, id, lfd int) (*loop, error) {
@@ -87,7 +89,7 @@ func newLoop(s *Server, id, lfd int) (*loop, error) {
 	}
 	if s.cfg.FileIO == "threadpool" {
 		if l.pool, err = newPoolIO(l); err != nil {
-			unix.Close(l.wakeFd)
+			l.closeWake()
 			return nil, fmt.Errorf("netio: loop %d: file IO queue: %w", id, err)
 		}
 	}
@@ -126,8 +128,10 @@ func (l *loop) setupRing() error {
 }
 
 // close tears the loop down. The ring goes first: closing it cancels what is still in
-// flight, so no operation can meet a socket or file fd that was closed and reused, or a
-// buffer that was unmapped.
+// flight, so no operation can meet a socket or file fd that was closed and reused. The
+// kernel may still finish a cancelled operation's work after that, so when anything was
+// still in flight (a forced shutdown) the loop's buffers stay mapped and reachable from
+// the Server instead of going back to a pool.
 func (l *loop) close() {
 	if l.r != nil {
 		l.r.Close()
@@ -135,22 +139,56 @@ func (l *loop) close() {
 	if l.pool != nil {
 		l.pool.close()
 	}
-	for _, c := range l.conns {
-		if c != nil && c.fd >= 0 {
-			l.release(c)
+	l.closeInbox()
+	for i := range l.inbox.done {
+		if f := l.inbox.done[i].file; f != nil {
+			f.Close()
 		}
 	}
+	stuck := false
+	for _, c := range l.conns {
+		if c == nil || c.fd < 0 {
+			continue
+		}
+		if c.inflight > 0 {
+			stuck = true
+			out := c.out
+			c.out = nil // not back to the pool: the kernel may still write it
+			l.release(c)
+			c.out = out
+			continue
+		}
+		l.release(c)
+	}
 	l.files.closeAll()
-	if l.bufs != nil {
+	if stuck {
+		l.s.keepFailed(l)
+	} else if l.bufs != nil {
 		l.bufs.Close()
 	}
-	unix.Close(l.wakeFd)
+	l.closeWake()
 }
 
-// wakeup makes the loop run an iteration soon (shutdown, threadpool completions).
+// wakeup makes the loop run an iteration soon (threadpool completions, listings). Other
+// goroutines call it, so it writes under wakeMu: once closeWake has run, the fd number may
+// belong to someone else.
 func (l *loop) wakeup() {
 	var one = [8]byte{1}
-	unix.Write(l.wakeFd, one[:])
+	l.wakeMu.RLock()
+	if !l.wakeClosed {
+		unix.Write(l.wakeFd, one[:])
+	}
+	l.wakeMu.RUnlock()
+}
+
+// closeWake closes the eventfd once no wakeup can be writing to it.
+func (l *loop) closeWake() {
+	l.wakeMu.Lock()
+	if !l.wakeClosed {
+		l.wakeClosed = true
+		unix.Close(l.wakeFd)
+	}
+	l.wakeMu.Unlock()
 }
 
 // run is the loop, on the shape of TigerBeetle's: submit and wait in one place, copy a batch
@@ -160,7 +198,7 @@ func (l *loop) run() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := l.setupRing(); err != nil {
-		unix.Close(l.wakeFd)
+		l.closeWake()
 		return err
 	}
 	defer l.close()
@@ -363,6 +401,9 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 func (l *loop) onAccept(res int32, flags uint32) {
 	if flags&ring.CQEFMore == 0 {
 		l.accepting = false
+	}
+	if res < 0 && (l.stopping || l.s.stopping.Load()) {
+		return // the listener was shut for the shutdown: nothing to say or re-arm
 	}
 	if res < 0 {
 		switch syscall.Errno(-res) {

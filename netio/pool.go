@@ -110,9 +110,10 @@ func (p *poolIO) close() {
 // inbox carries results from other goroutines (opens in threadpool mode, directory listings)
 // to a loop, which drains it when its eventfd fires.
 type inbox struct {
-	mu    sync.Mutex
-	done  []poolJob
-	spare []poolJob
+	mu     sync.Mutex
+	closed bool
+	done   []poolJob
+	spare  []poolJob
 }
 
 type poolKind uint8
@@ -136,12 +137,26 @@ type poolJob struct {
 func (l *loop) post(j poolJob) {
 	in := &l.inbox
 	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		if j.file != nil {
+			j.file.Close() // the loop is gone: nobody will take the file
+		}
+		return
+	}
 	wake := len(in.done) == 0
 	in.done = append(in.done, j)
 	in.mu.Unlock()
 	if wake {
 		l.wakeup()
 	}
+}
+
+// closeInbox refuses later posts (the loop is closing).
+func (l *loop) closeInbox() {
+	l.inbox.mu.Lock()
+	l.inbox.closed = true
+	l.inbox.mu.Unlock()
 }
 
 // drainInbox runs on the loop: it delivers every posted result and finished file read.

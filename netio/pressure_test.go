@@ -201,6 +201,9 @@ func TestTinyRings(t *testing.T) {
 func TestInjectedEnterFaults(t *testing.T) {
 	root, files := pressureRoot(t)
 	conns, depth := 400, 3
+	if testing.Short() {
+		conns = 150
+	}
 	for _, m := range pressureModes() {
 		t.Run(m.name, func(t *testing.T) {
 			var injected atomic.Int64
@@ -279,7 +282,11 @@ func TestResetMidResponse(t *testing.T) {
 			s, rs := startTuned(t, m, root, ringTuning{sqEntries: 16, cqEntries: 32}, func(c *Config) {
 				c.OpenFileCacheTTL = time.Millisecond
 			})
-			stop := time.Now().Add(3 * time.Second)
+			run := 3 * time.Second
+			if testing.Short() {
+				run = time.Second
+			}
+			stop := time.Now().Add(run)
 			var resets atomic.Int64
 			var wg sync.WaitGroup
 			for i := 0; i < 32; i++ {
