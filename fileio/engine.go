@@ -77,6 +77,13 @@ type Options struct {
 	// openat2(RESOLVE_BENEATH) is available (for tests, and for seccomp profiles that
 	// allow openat2 but misbehave).
 	ForceWalk bool
+
+	// For tests only, set from the package's _test.go files: faults injected into the
+	// io_uring_enter calls of every ring of the uring engine (its loops' and its Queues'),
+	// and a completion queue size for the loops' rings instead of 2×RingEntries, so that a
+	// tiny SQ can be the limit with more operations in flight than it holds.
+	faults    *ring.Faults
+	cqEntries uint32
 }
 
 // New returns the engine called name ("uring", "threadpool" or "std").

@@ -40,6 +40,7 @@ type uringEngine struct {
 	openat2 bool
 	compat  string
 	batch   int
+	faults  *ring.Faults // Options.faults
 	closed  atomic.Bool
 }
 
@@ -65,9 +66,9 @@ func newUring(opts Options) (*uringEngine, error) {
 	if entries == 0 {
 		entries = 256
 	}
-	e := &uringEngine{compat: opts.KernelCompat, batch: max(0, opts.SubmitBatch)}
+	e := &uringEngine{compat: opts.KernelCompat, batch: max(0, opts.SubmitBatch), faults: opts.faults}
 	for range n {
-		l, err := newLoop(e, entries)
+		l, err := newLoop(e, entries, opts.cqEntries)
 		if err != nil {
 			for _, l := range e.loops { // not started yet: nothing in flight
 				l.nt.Close()
@@ -195,8 +196,8 @@ type loop struct {
 	exited             chan struct{}
 }
 
-func newLoop(e *uringEngine, entries uint32) (*loop, error) {
-	r, err := ring.New(ring.Options{Entries: entries, KernelCompat: e.compat})
+func newLoop(e *uringEngine, entries, cqEntries uint32) (*loop, error) {
+	r, err := ring.New(ring.Options{Entries: entries, CQEntries: cqEntries, KernelCompat: e.compat, Faults: e.faults})
 	if err != nil {
 		return nil, err
 	}
@@ -314,11 +315,9 @@ func (l *loop) run() {
 
 		l.dispatch()
 		if l.r.Pending() > 0 {
-			if _, err := l.r.Submit(); err != nil && !errors.Is(err, ring.ErrBusy) {
-				// The ring refused outright (it should not): retry after a pause rather than
-				// spin; completions already in flight still arrive.
-				l.nt.WaitDeadline(time.Now().Add(time.Millisecond))
-			}
+			// A refusal (EAGAIN, EBUSY, ENOMEM, EBADR, ...) or a short submit leaves SQEs in the
+			// SQ: they stay prepared, and the park below retries them (see resubmitPause).
+			l.r.Submit()
 		}
 		reaped := l.reap()
 		l.signal()
@@ -338,10 +337,21 @@ func (l *loop) run() {
 		l.sleeping = true
 		l.mu.Unlock()
 		if l.r.CQReady() == 0 {
-			l.nt.WaitDeadline(time.Time{})
+			var deadline time.Time
+			if l.r.Pending() > 0 {
+				// SQEs the kernel did not take: no completion may come to wake the loop
+				// (nothing else in flight), so it wakes itself to submit them again.
+				deadline = time.Now().Add(resubmitPause)
+			}
+			l.nt.WaitDeadline(deadline)
 		}
 	}
 }
+
+// resubmitPause is how long the loop waits before it submits again SQEs the kernel refused
+// or left in the SQ (a short submit), when no completion or new Op wakes it sooner: a pause
+// rather than a spin while the kernel is short of something.
+const resubmitPause = time.Millisecond
 
 func (l *loop) exit() {
 	l.mu.Lock()

@@ -52,7 +52,7 @@ func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
 	}
 	// The SQ holds every Op of the queue plus room for cancellations; the CQ (twice the SQ)
 	// holds every completion, so it never overflows.
-	r, err := ring.New(ring.Options{Entries: entries, KernelCompat: e.compat})
+	r, err := ring.New(ring.Options{Entries: entries, KernelCompat: e.compat, Faults: e.faults})
 	if err != nil {
 		return nil, fmt.Errorf("fileio uring: queue ring of %d entries: %w", entries, err)
 	}

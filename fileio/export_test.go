@@ -1,0 +1,10 @@
+package fileio
+
+import "github.com/uringd/uringd/ring"
+
+// WithRingFaults sets the test-only ring options of opts for the package's external tests:
+// faults injected into every io_uring_enter of the uring engine, and the completion queue
+// size of its loops' rings (0: twice RingEntries).
+func WithRingFaults(opts *Options, f *ring.Faults, cqEntries uint32) {
+	opts.faults, opts.cqEntries = f, cqEntries
+}
