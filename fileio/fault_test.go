@@ -239,8 +239,9 @@ func TestUringFaultsFileOps(t *testing.T) {
 								off, n := rnd.IntN(size-4096), 4096
 								buf := make([]byte, n)
 								c, cancel := context.WithCancel(ctx)
+								delay := time.Duration(rnd.IntN(200)) * time.Microsecond
 								go func() {
-									time.Sleep(time.Duration(rnd.IntN(200)) * time.Microsecond)
+									time.Sleep(delay)
 									cancel()
 								}()
 								got, err := rf.ReadAtContext(c, buf, int64(off))

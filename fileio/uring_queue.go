@@ -3,6 +3,7 @@ package fileio
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uringd/uringd/internal/token"
@@ -152,7 +153,7 @@ func (q *uringQueue) Reap(out []*Op, min int) (int, error) {
 	min = clampMin(min, q.inflight, len(out))
 	n := 0
 	for {
-		if q.inKern && n < min && q.r.CQReady() == 0 {
+		if q.inKern && n < min && q.r.CQReady() == 0 && !q.noneInKernel() {
 			// Submit and wait in one io_uring_enter, on this goroutine's thread.
 			if _, err := q.r.SubmitAndWait(1); err != nil && !errors.Is(err, ring.ErrBusy) {
 				return n, fmt.Errorf("fileio uring: submit and wait: %w", err)
@@ -164,6 +165,12 @@ func (q *uringQueue) Reap(out []*Op, min int) (int, error) {
 		if n >= min {
 			return n, nil
 		}
+		if q.r.CQReady() == 0 && q.noneInKernel() {
+			// The kernel refused the SQEs (or took only some, and none of the Ops): no
+			// completion will come to end a wait, so pause and submit them again.
+			time.Sleep(resubmitPause)
+			continue
+		}
 		if q.inKern {
 			continue
 		}
@@ -174,6 +181,12 @@ func (q *uringQueue) Reap(out []*Op, min int) (int, error) {
 		}
 	}
 }
+
+// noneInKernel reports whether every Op in flight may still sit in the SQ, not yet taken by
+// the kernel (prepared cancels count as Ops here): then waiting for a completion could wait
+// forever, as a wait after a refused submission (ErrBusy) does in the ring. With fewer SQEs
+// pending than Ops in flight, at least one Op is the kernel's and will complete.
+func (q *uringQueue) noneInKernel() bool { return int(q.r.Pending()) >= q.inflight }
 
 // peek moves ready completions into out and returns how many Ops it finished.
 func (q *uringQueue) peek(out []*Op) int {
@@ -228,37 +241,51 @@ func (q *uringQueue) Close() error {
 	if q.closed {
 		return nil
 	}
-	var err error
 	if q.inflight > 0 {
-		for _, o := range q.slots {
-			if o != nil {
-				if cerr := q.Cancel(o); cerr != nil && err == nil {
-					err = cerr
-				}
-			}
-		}
+		// Cancel what is in flight and reap it all: the ring is closed only once the kernel
+		// is done with every Op's buffers. A cancel that finds the SQ full waits for the
+		// next round; a refused submission is retried.
 		if q.scratch == nil {
 			q.scratch = make([]*Op, q.depth)
 		}
+		cancelled := make([]uint64, 0, q.inflight) // user_data of the Ops a cancel is prepared for
+		failures := 0
 		for q.inflight > 0 {
-			if _, rerr := q.Reap(q.scratch, 1); rerr != nil {
-				if err == nil {
-					err = rerr
+			for _, o := range q.slots {
+				if o == nil || slices.Contains(cancelled, o.ud) {
+					continue
 				}
-				break
+				if q.Cancel(o) != nil {
+					break // no SQE free: reap first
+				}
+				cancelled = append(cancelled, o.ud)
+			}
+			if _, err := q.Reap(q.scratch, 1); err != nil {
+				if failures++; failures > closeRetries {
+					// The Ops are still the kernel's: leave the ring open (and the Ops in its
+					// table) rather than let the kernel write into memory given back.
+					clear(q.scratch)
+					return fmt.Errorf("fileio uring: queue close: %d operations still in flight, ring left open: %w", q.inflight, err)
+				}
+				time.Sleep(resubmitPause)
 			}
 		}
 		clear(q.scratch)
 	}
 	q.closed = true
+	var err error
 	if q.nt != nil {
 		q.nt.Close()
 	}
 	if q.helper != nil {
 		<-q.helper
 	}
-	if cerr := q.r.Close(); err == nil {
+	if cerr := q.r.Close(); cerr != nil {
 		err = cerr
 	}
 	return err
 }
+
+// closeRetries is how many failed reaps in a row Queue.Close takes (a pause apart) before
+// it gives up on a ring that keeps refusing.
+const closeRetries = 1000
