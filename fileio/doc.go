@@ -12,7 +12,9 @@
 //     parks on the Op's channel. Each ring is owned by one loop goroutine that drains the
 //     queue into SQEs, submits them all with one io_uring_enter, reaps the CQEs, and hands
 //     results back; when it has nothing to do it parks on a ring.Notifier (an eventfd in Go's
-//     netpoller), so neither the callers nor the loop hold an OS thread while IO is in flight.
+//     netpoller), so no caller holds an OS thread while IO is in flight. Each loop goroutine
+//     is locked to an OS thread of its own (one per ring, asleep while the loop parks): the
+//     kernel cancels the io-wq work of a submitting thread that exits.
 //     A Queue (Engine.NewQueue) has a ring of its own, driven only by the goroutine that
 //     owns the Queue: "one goroutine keeps QD operations in flight", as fio does. Its Reap
 //     waits inside io_uring_enter like fio (one thread, the owner's, however many

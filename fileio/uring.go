@@ -26,7 +26,8 @@ import (
 // in the loop's table and a generation, never a Go pointer), submits them with one
 // io_uring_enter (or one per Options.SubmitBatch SQEs), reaps completions into the Ops,
 // and only after the CQ pass signals the callers. With nothing to do it parks on its ring.Notifier: an eventfd the kernel signals
-// when it posts a CQE, read through Go's netpoller, so no OS thread waits for any IO.
+// when it posts a CQE, read through Go's netpoller, so no OS thread waits for any IO (the
+// loop's own thread, to which it is locked, sleeps while it parks; see run).
 // When the ring's table or SQ is full, Ops wait in the loop's FIFO: they never fail.
 //
 // Cancellation: when the caller's context is done it pushes a cancel request; the loop
@@ -381,7 +382,7 @@ func (l *loop) cancelOp(o *Op) {
 	case lsPending:
 		o.lcancel = true // dropped when its turn comes, without reaching the kernel
 	case lsInflight:
-		o.lcancel = true // not to be retried if the kernel reports it cancelled
+		o.lcancel = true
 		l.toCancel = append(l.toCancel, o.ud)
 	}
 }
