@@ -594,7 +594,11 @@ func (l *loop) process(c *conn) {
 		// a time is scanned once), and parses the head once it is whole.
 		before := c.scan.Examined()
 		n, err := c.scan.Parse(c.in[c.inOff:], &c.req, l.s.limits)
-		l.s.pressure.headExamined.Add(c.scan.Examined() - before)
+		if err == http1.ErrNeedMore || c.waitHead {
+			// Only heads that came in pieces are counted: the shared counter stays off
+			// the path of a head that arrives whole.
+			l.s.pressure.headExamined.Add(c.scan.Examined() - before)
+		}
 		if err == http1.ErrNeedMore {
 			if c.eof {
 				l.closeConn(c)
