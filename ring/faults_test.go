@@ -120,3 +120,37 @@ func TestEveryNthCycles(t *testing.T) {
 		t.Fatalf("a call that submits nothing was faulted, or injected = %d (want 3)", injected.Load())
 	}
 }
+
+// A submit refused with EAGAIN while nothing is in flight returns ErrBusy instead of
+// waiting for a completion that can never come.
+func TestWaitAfterEAGAINWithNothingInFlight(t *testing.T) {
+	kernels(t, func(t *testing.T, compat string) {
+		var fail atomic.Int32
+		fail.Store(1)
+		r := newRing(t, Options{Entries: 8, KernelCompat: compat, Faults: &Faults{Enter: func(c EnterCall) Fault {
+			if c.ToSubmit > 0 && fail.Add(-1) >= 0 {
+				return Fault{Errno: unix.EAGAIN}
+			}
+			return Fault{}
+		}}})
+		sqe := mustSQE(t, r)
+		sqe.PrepNop()
+		sqe.UserData = 7
+		done := make(chan error, 1)
+		go func() { _, err := r.SubmitAndWait(1); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrBusy) {
+				t.Fatalf("SubmitAndWait after EAGAIN = %v, want ErrBusy", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("SubmitAndWait after an EAGAIN with nothing in flight did not return")
+		}
+		if _, err := r.SubmitAndWait(1); err != nil {
+			t.Fatalf("SubmitAndWait again: %v", err)
+		}
+		if c := reap(t, r, 1); c[0].UserData != 7 {
+			t.Fatalf("CQE %+v", c[0])
+		}
+	})
+}

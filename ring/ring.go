@@ -407,9 +407,9 @@ func (r *Ring) submitAndWait(n uint32, deadline time.Time) (int, error) {
 }
 
 // wait blocks until n caller-visible completions are ready, or until deadline when it is
-// not zero; with submit, its first io_uring_enter also submits the prepared SQEs. A refused
-// submission (ErrBusy) is resolved by the completions the wait returns: the caller reaps
-// them and submits again.
+// not zero; with submit, its first io_uring_enter also submits the prepared SQEs. A
+// submission refused with EBUSY is resolved by the completions the wait returns: the caller
+// reaps them and submits again. One refused with EAGAIN returns ErrBusy at once.
 func (r *Ring) wait(n uint32, deadline time.Time, submit bool) (int, error) {
 	submitted := 0
 	for {
@@ -470,7 +470,12 @@ func (r *Ring) wait(n uint32, deadline time.Time, submit bool) (int, error) {
 				if r.CQReady() > 0 {
 					return submitted, nil
 				}
-				submit = false // wait for completions to make room, then let the caller retry
+				if errors.Is(err, unix.EAGAIN) {
+					// The kernel could not allocate for the submission: the caller may have
+					// nothing in flight to wait for, so it decides when to try again.
+					return submitted, err
+				}
+				submit = false // EBUSY: completions are due; wait for them to make room, then let the caller retry
 				continue
 			}
 			return submitted, err
