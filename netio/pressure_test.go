@@ -21,8 +21,8 @@ import (
 	"github.com/uringd/uringd/ring"
 )
 
-// startTuned is start with the loops' rings tuned (tiny queues, injected faults). It
-// returns the server and a channel that yields Serve's result once ctx is cancelled.
+// startTuned starts a server whose loops' rings are tuned (tiny queues, injected faults);
+// the caller stops it (rs.stop). start is startTuned with production rings and a cleanup.
 func startTuned(t *testing.T, m mode, root string, tune ringTuning, adjust func(*Config)) (*Server, *running) {
 	t.Helper()
 	cfg := m.cfg

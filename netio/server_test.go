@@ -103,21 +103,8 @@ func (w syncBuf) Write(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock()
 
 func start(t *testing.T, m mode, root string, adjust func(*Config)) *running {
 	t.Helper()
-	cfg := m.cfg
-	cfg.Root, cfg.Addr, cfg.Loops = root, "127.0.0.1:0", 2
-	var mu sync.Mutex
-	logs := new(bytes.Buffer)
-	cfg.Logf = func(f string, a ...any) { mu.Lock(); fmt.Fprintf(logs, f+"\n", a...); mu.Unlock() }
-	if adjust != nil {
-		adjust(&cfg)
-	}
-	s, err := NewServer(cfg)
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rs := &running{s: s, addr: s.Addr().String(), url: "http://" + s.Addr().String(), cancel: cancel, done: make(chan error, 1), logs: logs, logMu: &mu}
-	go func() { rs.done <- s.Serve(ctx) }()
+	_, rs := startTuned(t, m, root, ringTuning{}, adjust)
+	cancel := rs.cancel
 	t.Cleanup(func() {
 		cancel()
 		select {
