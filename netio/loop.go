@@ -218,12 +218,12 @@ func (l *loop) run() error {
 		if wait < 0 || l.busy() {
 			wait = 0
 		}
-		if _, err := l.r.SubmitAndWaitBatch(l.batchTarget(), l.s.cfg.BatchWait, wait); err == nil || errors.Is(err, ring.ErrTimeout) {
-			l.nomemSince = time.Time{}
-		} else if !l.transient(err) {
+		if _, err := l.r.SubmitAndWaitBatch(l.batchTarget(), l.s.cfg.BatchWait, wait); err != nil && !errors.Is(err, ring.ErrTimeout) && !l.transient(err) {
 			return fmt.Errorf("netio: loop %d: %w", l.id, err)
 		}
-		l.reap()
+		if l.reap() > 0 {
+			l.nomemSince = time.Time{} // completions come in: the loop is not stuck
+		}
 		l.drainUnqueued()
 		l.rearmStarved()
 		l.now = time.Now()
@@ -274,13 +274,16 @@ type cqe struct {
 }
 
 // reap copies each batch of CQEs out, gives their slots back to the kernel, and only then
-// runs their handlers, so a handler can never see or advance the CQ it was called from.
-func (l *loop) reap() {
+// runs their handlers, so a handler can never see or advance the CQ it was called from. It
+// returns how many it handled.
+func (l *loop) reap() int {
+	total := 0
 	for {
 		n := l.r.PeekBatch(l.cqes)
 		if n == 0 {
-			return
+			return total
 		}
+		total += n
 		for i, c := range l.cqes[:n] {
 			l.done[i] = cqe{c.UserData, c.Res, c.Flags}
 		}
