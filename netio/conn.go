@@ -75,6 +75,7 @@ type conn struct {
 	more         bool         // the chunk being sent is a head whose body follows: MSG_MORE
 	pipe         [2]int       // for SPLICE of large files: read end, write end (0: none yet)
 	spliceLeft   int          // bytes in the pipe still to go to the socket
+	pipeSize     int64        // what the pipe holds: the most one splice pair moves
 	nonblock     bool         // O_NONBLOCK is set on fd (for sendfile)
 	pollOut      bool         // a POLL for writability is armed (sendfile met a full socket)
 	readsPending int          // threadpool reads of the current chunk not yet completed

@@ -195,10 +195,17 @@ func (l *loop) splice(c *conn, fd int, p *piece) bool {
 		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 			return false
 		}
-		unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, spliceSize)
-		c.pipe = fds
+		// An unprivileged user past pipe-user-pages-soft gets small pipes and no resize: a
+		// splice larger than the pipe would come up short and break its link.
+		size, err := unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, spliceSize)
+		if err != nil {
+			if size, err = unix.FcntlInt(uintptr(fds[1]), unix.F_GETPIPE_SZ, 0); err != nil || size <= 0 {
+				size = os.Getpagesize()
+			}
+		}
+		c.pipe, c.pipeSize = fds, int64(min(size, spliceSize))
 	}
-	n := min(p.n-c.pieceDone, spliceSize)
+	n := min(p.n-c.pieceDone, c.pipeSize)
 	// Both SQEs come out of fillAndSend's reservation, so the link holds.
 	sqe, u := l.prep(opSpliceIn, c)
 	sqe.PrepSplice(fd, p.off+c.pieceDone, c.pipe[1], -1, uint32(n), 0)

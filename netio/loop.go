@@ -383,6 +383,9 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 	case opSpliceIn:
 		if res < 0 {
 			c.readFailed = true
+			if !c.closing {
+				l.s.cfg.Logf("loop %d: splice %s: %v", l.id, c.key, syscall.Errno(-res))
+			}
 		}
 		l.chainFailed(c, res)
 	case opSpliceOut:
