@@ -144,6 +144,24 @@ func pipelined(t *testing.T, addr string, files map[string][]byte, conns, depth 
 	return ok.Load(), nil
 }
 
+// pipelinedThenStop runs pipelined, stops the server, and reports whether both went well
+// (with the server's log when not).
+func pipelinedThenStop(t *testing.T, rs *running, files map[string][]byte, conns, depth int) (int64, bool) {
+	t.Helper()
+	n, err := pipelined(t, rs.addr, files, conns, depth, 60*time.Second)
+	if err != nil {
+		t.Errorf("%d responses right, then: %v", n, err)
+	}
+	if serr := rs.stop(t); serr != nil {
+		t.Errorf("Serve: %v", serr)
+	}
+	if t.Failed() {
+		t.Logf("server log:\n%.4000s", rs.logText())
+		return n, false
+	}
+	return n, true
+}
+
 func firstDiff(a, b []byte) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
@@ -176,15 +194,8 @@ func TestTinyRings(t *testing.T) {
 	for _, m := range pressureModes() {
 		t.Run(m.name, func(t *testing.T) {
 			s, rs := startTuned(t, m, root, ringTuning{sqEntries: 8, cqEntries: 16}, nil)
-			n, err := pipelined(t, rs.addr, files, conns, depth, 60*time.Second)
-			if err != nil {
-				t.Errorf("%d responses right, then: %v", n, err)
-			}
-			if serr := rs.stop(t); serr != nil {
-				t.Errorf("Serve: %v", serr)
-			}
-			if t.Failed() {
-				t.Logf("server log:\n%.4000s", rs.logText())
+			n, ok := pipelinedThenStop(t, rs, files, conns, depth)
+			if !ok {
 				return
 			}
 			if n != int64(conns*depth) {
@@ -220,15 +231,8 @@ func TestInjectedEnterFaults(t *testing.T) {
 				return f(c)
 			}
 			_, rs := startTuned(t, m, root, ringTuning{sqEntries: 16, cqEntries: 32, faults: faults}, nil)
-			n, err := pipelined(t, rs.addr, files, conns, depth, 60*time.Second)
-			if err != nil {
-				t.Errorf("%d responses right, then: %v", n, err)
-			}
-			if serr := rs.stop(t); serr != nil {
-				t.Errorf("Serve: %v", serr)
-			}
-			if t.Failed() {
-				t.Logf("server log:\n%.4000s", rs.logText())
+			n, ok := pipelinedThenStop(t, rs, files, conns, depth)
+			if !ok {
 				return
 			}
 			if n != int64(conns*depth) || injected.Load() == 0 {
