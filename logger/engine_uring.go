@@ -12,6 +12,7 @@ import (
 
 	"github.com/uringd/uringd/internal/token"
 	"github.com/uringd/uringd/ring"
+	"golang.org/x/sys/unix"
 )
 
 // uringEngine writes batches through an io_uring ring (package ring). Every batch is one
@@ -26,7 +27,8 @@ import (
 // it exits, so a thread the writer submitted from could be taken over and ended by any code
 // in the process. The writer therefore locks itself to its thread (pin) before it submits
 // and unlocks (unpin) only once the kernel holds none of its requests: an idle logger holds
-// no thread, a busy one holds exactly one.
+// no thread, a busy one holds exactly one. The kernel may still cancel queued io-wq work it
+// cannot start a worker for; the engine submits those again (maxKernelCancels).
 //
 // Order. Writes in flight together may complete in any order, so on regular files the
 // engine gives every batch its own offset (the file is opened without O_APPEND and the
@@ -88,15 +90,25 @@ type uringEngine struct {
 	fsyncAsync   bool  // the one in flight (or just finished) was started by startFsync
 	fsyncDone    bool  // ... and it has finished, its result not yet collected
 
-	probe *uringProbe
+	probe       *uringProbe
+	cancelEvery uint64 // see uringTuning
+	writes      uint64 // write SQEs prepared, for cancelEvery
 }
 
 // uop is an operation waiting for an SQE: a write of b.buf[b.done:], or an fsync.
 type uop struct {
-	b      *batch
-	filler bool
-	fsync  bool
+	b        *batch
+	filler   bool
+	fsync    bool
+	kcancels uint8 // times the kernel cancelled it unasked (see maxKernelCancels)
 }
+
+// maxKernelCancels bounds how often an operation the kernel cancelled unasked is submitted
+// again. The engine never cancels, and its thread is held, yet the kernel cancels the io-wq
+// work it has queued when it cannot start a worker for it: seen on 6.1 while other threads of
+// the process come and go (TestUringThreadExit). Such work never ran, so a write goes again
+// to the same offset; an operation cancelled this many times in a row fails.
+const maxKernelCancels = 8
 
 // slot is one operation with an SQE. The batch pointer is what keeps the buffer the kernel
 // reads alive; the slot is freed (and its generation moves on) when its CQE is reaped.
@@ -105,6 +117,8 @@ type slot struct {
 	state slotState
 	gen   uint32
 	sqe   *ring.SQE // while queued: the SQE, so a refused one can be made a NOP
+	// cancelled: the SQE is a NOP standing for a write the kernel cancelled (cancelEvery)
+	cancelled bool
 }
 
 type slotState uint8
@@ -139,16 +153,24 @@ type uringTuning struct {
 	sqEntries uint32       // SQ size instead of QueueSize+8 (tiny rings)
 	genStart  uint32       // first generation of every slot (to force a wrap soon)
 	probe     *uringProbe  // counts what tests want to see, if set
+	// cancelEvery > 0 makes every cancelEvery-th write SQE a NOP whose completion reads
+	// -ECANCELED: what the kernel's unasked cancellations look like (the write never ran).
+	cancelEvery uint64
 }
 
 // uringProbe counts, for tests, what the engine saw; read after Close.
 type uringProbe struct {
-	cancels  atomic.Int64 // write or fsync completions with ECANCELED
-	stale    atomic.Int64 // CQEs whose token matched no current use of a slot
-	wraps    atomic.Int64 // slot generations that wrapped to 0
-	refusals atomic.Int64 // io_uring_enter calls that took none of the SQEs
-	voided   atomic.Int64 // SQEs turned into NOPs after the engine gave up on them
-	pinned   atomic.Int32 // 1 while the writer holds its OS thread
+	cancels     atomic.Int64 // write or fsync completions with ECANCELED, injected ones included
+	stale       atomic.Int64 // CQEs whose token matched no current use of a slot
+	wraps       atomic.Int64 // slot generations that wrapped to 0
+	refusals    atomic.Int64 // io_uring_enter calls that took none of the SQEs
+	voided      atomic.Int64 // SQEs turned into NOPs after the engine gave up on them
+	pinned      atomic.Int32 // 1 while the writer holds its OS thread
+	resubmitted atomic.Int64 // operations submitted again after an unasked cancellation
+	// foreign counts submits made from a thread other than the one the writer held: none
+	// may be (the kernel ties io-wq work to the submitting thread).
+	foreign atomic.Int64
+	tid     int // the writer's thread since pin (writer goroutine only)
 }
 
 func newUringEngine(queueSize int, tune uringTuning) (engine, error) {
@@ -177,6 +199,8 @@ func newUringEngine(queueSize int, tune uringTuning) (engine, error) {
 		sqSlots: make([]uint32, r.SQEntries()),
 		cqes:    make([]*ring.CQE, n),
 		probe:   tune.probe,
+
+		cancelEvery: tune.cancelEvery,
 	}
 	for i := n - 1; i >= 0; i-- {
 		e.slots[i].gen = tune.genStart & token.GenMask
@@ -243,6 +267,12 @@ func (e *uringEngine) dispatch() {
 				off = uint64(b.off + int64(b.done))
 			}
 			sqe.PrepWrite(e.fd, b.buf[b.done:], off)
+			if e.cancelEvery > 0 {
+				if e.writes++; e.writes%e.cancelEvery == 0 {
+					sqe.PrepNop()
+					s.cancelled = true
+				}
+			}
 			sqe.UserData = uint64(token.Make(kindWrite, i, s.gen))
 		}
 		e.sqSlots[e.sqTail%uint32(len(e.sqSlots))] = i
@@ -287,6 +317,9 @@ func (e *uringEngine) flush() {
 			return
 		}
 		e.pin()
+		if e.probe != nil && unix.Gettid() != e.probe.tid {
+			e.probe.foreign.Add(1)
+		}
 		_, err := e.r.Submit()
 		if taken := e.syncTaken(); taken > 0 {
 			refusals = 0
@@ -374,6 +407,7 @@ func (e *uringEngine) pin() {
 		e.pinned = true
 		if e.probe != nil {
 			e.probe.pinned.Store(1)
+			e.probe.tid = unix.Gettid()
 		}
 	}
 }
@@ -454,10 +488,23 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 		return // no current use of the slot: cannot happen
 	}
 	o := e.slots[i].uop
+	if e.slots[i].cancelled {
+		res = -int32(syscall.ECANCELED)
+	}
 	e.kernel--
 	e.release(i)
-	if res == -int32(syscall.ECANCELED) && e.probe != nil {
-		e.probe.cancels.Add(1)
+	if res == -int32(syscall.ECANCELED) {
+		if e.probe != nil {
+			e.probe.cancels.Add(1)
+		}
+		if t.Kind() != kindVoid && o.kcancels < maxKernelCancels {
+			o.kcancels++
+			if e.probe != nil {
+				e.probe.resubmitted.Add(1)
+			}
+			e.pending = append(e.pending, o) // it never ran: again, at the same offset
+			return
+		}
 	}
 	switch {
 	case t.Kind() == kindVoid:
@@ -471,6 +518,7 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 	b := o.b
 	switch {
 	case res > 0:
+		o.kcancels = 0
 		b.done += int(res)
 		if b.done < len(b.buf) {
 			e.pending = append(e.pending, o) // short write: the rest, at the right offset
@@ -483,8 +531,7 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 	case res == -int32(syscall.EINTR) || res == -int32(syscall.EAGAIN):
 		e.pending = append(e.pending, o)
 	default:
-		// ECANCELED included: the engine never cancels, and with the writer's thread
-		// held while requests are in flight the kernel has no reason to (see pin).
+		// ECANCELED included, once it came maxKernelCancels times in a row.
 		var err error = io.ErrShortWrite
 		if res < 0 {
 			err = ring.ResultError(ring.OpWrite, res)

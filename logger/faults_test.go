@@ -234,3 +234,55 @@ func TestUringGenerationWrap(t *testing.T) {
 		})
 	}
 }
+
+// TestUringKernelCancels makes write completions look cancelled by the kernel (-ECANCELED,
+// which the engine never asks for). Every third: each such write is submitted again to its
+// offset, and every record is in the file once. Every one: a write cancelled
+// maxKernelCancels+1 times in a row fails, and the loss is counted and reported.
+func TestUringKernelCancels(t *testing.T) {
+	const goroutines, per = 4, 1000
+	for _, tc := range []struct {
+		name  string
+		every uint64
+	}{{"every-third", 3}, {"always", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := logPath(t)
+			var mu sync.Mutex
+			var errs []error
+			o := Options{Path: path, Engine: EngineUring, QueueSize: 8, BufferSize: 2048,
+				OnError: func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }}
+			probe := new(uringProbe)
+			o.uring.probe = probe
+			o.uring.cancelEvery = tc.every
+			l, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logFaultRecords(l, goroutines, per)
+			closeErr := l.Close()
+			st := l.Stats()
+			t.Logf("cancels %d, submitted again %d; Close: %v; %+v", probe.cancels.Load(), probe.resubmitted.Load(), closeErr, st)
+			if probe.cancels.Load() == 0 {
+				t.Fatal("no completion was turned into a cancellation")
+			}
+			checkFaultFile(t, path, goroutines, per, st)
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.every > 1 {
+				if probe.resubmitted.Load() != probe.cancels.Load() {
+					t.Errorf("%d cancelled writes, %d submitted again", probe.cancels.Load(), probe.resubmitted.Load())
+				}
+				if st.DroppedError != 0 || closeErr != nil || len(errs) != 0 {
+					t.Errorf("records lost to cancellations the engine should ride out: Close %v, errors %v", closeErr, errs)
+				}
+				return
+			}
+			if st.Written != 0 || st.DroppedError != goroutines*per {
+				t.Errorf("every write is cancelled, yet %d written, %d dropped", st.Written, st.DroppedError)
+			}
+			if !errors.Is(closeErr, syscall.ECANCELED) || !errors.Is(st.LastError, syscall.ECANCELED) || len(errs) == 0 {
+				t.Errorf("Close %v, LastError %v, %d reported; want ECANCELED in all", closeErr, st.LastError, len(errs))
+			}
+		})
+	}
+}
