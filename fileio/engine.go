@@ -84,6 +84,9 @@ type Options struct {
 	// tiny SQ can be the limit with more operations in flight than it holds.
 	faults    *ring.Faults
 	cqEntries uint32
+	// cancelEvery > 0 makes every cancelEvery-th operation a loop submits a NOP that
+	// completes as -ECANCELED: what the kernel's unasked cancellations look like.
+	cancelEvery uint64
 }
 
 // New returns the engine called name ("uring", "threadpool" or "std").
@@ -204,8 +207,12 @@ type Op struct {
 	lstate  uint8
 	lcancel bool // cancelled by its caller (before it was submitted, or an ASYNC_CANCEL was asked for)
 	lclosed bool // cancelled by engine Close
-	slot    uint32
-	ud      uint64 // user_data while in flight: token.Make(kindOp, slot, generation)
+	// lkcancels counts the kernel's unasked cancellations of the Op in a row (see
+	// maxKernelCancels); linject marks a NOP standing for it (Options.cancelEvery).
+	lkcancels uint8
+	linject   bool
+	slot      uint32
+	ud        uint64 // user_data while in flight: token.Make(kindOp, slot, generation)
 
 	// pools and queues
 	state atomic.Int32

@@ -8,3 +8,7 @@ import "github.com/uringd/uringd/ring"
 func WithRingFaults(opts *Options, f *ring.Faults, cqEntries uint32) {
 	opts.faults, opts.cqEntries = f, cqEntries
 }
+
+// WithKernelCancels makes every nth operation of the uring engine's loops complete as if
+// the kernel had cancelled it unasked (-ECANCELED, the operation never run).
+func WithKernelCancels(opts *Options, n uint64) { opts.cancelEvery = n }

@@ -70,6 +70,9 @@ func newUring(opts Options) (*uringEngine, error) {
 	e := &uringEngine{compat: opts.KernelCompat, batch: max(0, opts.SubmitBatch), faults: opts.faults}
 	for range n {
 		l, err := newLoop(e, entries, opts.cqEntries)
+		if l != nil {
+			l.cancelEvery = opts.cancelEvery
+		}
 		if err != nil {
 			for _, l := range e.loops { // not started yet: nothing in flight
 				l.nt.Close()
@@ -195,7 +198,16 @@ type loop struct {
 	closeSeen          bool
 	batch              int // Options.SubmitBatch
 	exited             chan struct{}
+	cancelEvery        uint64 // Options.cancelEvery
+	prepared           uint64 // Ops prepared, for cancelEvery
 }
+
+// maxKernelCancels bounds how often the loop submits again an Op the kernel cancelled
+// unasked (not by Cancel or Close). Its thread is the loop's own, yet the kernel cancels the
+// io-wq work it has queued when it cannot start a worker for it, as 6.1 does while other
+// threads of the process come and go; that work never ran. Cancelled this many times in a
+// row, the Op completes with ECANCELED.
+const maxKernelCancels = 8
 
 func newLoop(e *uringEngine, entries, cqEntries uint32) (*loop, error) {
 	r, err := ring.New(ring.Options{Entries: entries, CQEntries: cqEntries, KernelCompat: e.compat, Faults: e.faults})
@@ -442,6 +454,12 @@ func (l *loop) dispatch() {
 		o.slot, o.ud, o.lstate = slot, userData(slot, l.gens[slot]), lsInflight
 		l.inflight++
 		prepSQE(s, o)
+		if l.cancelEvery > 0 {
+			if l.prepared++; l.prepared%l.cancelEvery == 0 {
+				s.PrepNop()
+				o.linject = true
+			}
+		}
 		s.UserData = o.ud
 		if l.batch > 0 && int(l.r.Pending()) >= l.batch {
 			l.r.Submit()
@@ -479,8 +497,18 @@ func (l *loop) reap() int {
 			l.slots[slot] = nil
 			l.free = append(l.free, slot)
 			l.inflight--
-			o.res = int64(c.Res)
-			if o.lclosed && c.Res == -int32(syscall.ECANCELED) {
+			res := c.Res
+			if o.linject {
+				o.linject, res = false, -int32(syscall.ECANCELED)
+			}
+			if res == -int32(syscall.ECANCELED) && !o.lcancel && !o.lclosed && o.lkcancels < maxKernelCancels {
+				o.lkcancels++
+				l.enqueue(o) // it never ran: again
+				continue
+			}
+			o.lkcancels = 0
+			o.res = int64(res)
+			if o.lclosed && res == -int32(syscall.ECANCELED) {
 				o.cause = ErrClosed
 			}
 			o.lstate = lsDone

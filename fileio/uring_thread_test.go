@@ -36,8 +36,7 @@ func endThreads(n int) {
 // The kernel cancels the io-wq work of a thread that exits. An open (O_CREAT) of a FIFO that
 // has no writer blocks in an io-wq worker of the thread that submitted it; while it waits, other
 // goroutines end most of the process's idle threads, over and over. The loop's thread is
-// its own, so the open is untouched: once a writer comes it returns the file. (The loop does
-// not resubmit operations the kernel cancelled unasked: with its thread locked none are.)
+// its own, so the open is untouched: once a writer comes it returns the file.
 func TestUringOwnerThreadExitKeepsOps(t *testing.T) {
 	for _, compat := range []string{"", "5.10"} {
 		t.Run("compat="+compat, func(t *testing.T) {
