@@ -42,6 +42,12 @@ type WriterLog struct {
 	buf     []byte
 	lastFl  time.Time
 	errSeen error
+	lost    uint64 // entries not written since the first write error
+
+	// OnError, if set before the first Log, is called once, with the first write error
+	// (under WriterLog's lock: it must not call Log). Entries after it are counted as lost
+	// and Flush reports them; a closed stdout costs no more writes (bufio keeps the error).
+	OnError func(err error)
 }
 
 // RecordWriter takes whole records and batches them itself, as *logger.Logger does: each
@@ -115,12 +121,29 @@ func (a *WriterLog) Log(e *AccessEntry) {
 	} else {
 		a.buf = AppendCombinedAccess(a.buf[:0], e)
 	}
-	if _, err := a.w.Write(a.buf); err != nil && a.errSeen == nil {
-		a.errSeen = err
+	if a.errSeen != nil {
+		a.lost++
+		return
+	}
+	if _, err := a.w.Write(a.buf); err != nil {
+		a.fail(err)
+		return
 	}
 	if e.Time.Sub(a.lastFl) > time.Second {
 		a.lastFl = e.Time
-		a.w.Flush()
+		if err := a.w.Flush(); err != nil {
+			a.fail(err)
+		}
+	}
+}
+
+// fail records the first write error. What was buffered is lost with it (bufio.Writer
+// cannot tell how much of it was written), counted as one entry at least.
+func (a *WriterLog) fail(err error) {
+	a.errSeen = err
+	a.lost++
+	if a.OnError != nil {
+		a.OnError(err)
 	}
 }
 
@@ -128,10 +151,13 @@ func (a *WriterLog) Log(e *AccessEntry) {
 func (a *WriterLog) Flush() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.w.Flush(); err != nil {
-		return err
+	if err := a.w.Flush(); err != nil && a.errSeen == nil {
+		a.fail(err)
 	}
-	return a.errSeen
+	if a.errSeen != nil {
+		return fmt.Errorf("%d entries or more lost after a write error: %w", a.lost, a.errSeen)
+	}
+	return nil
 }
 
 // AppendCombinedAccess appends e in the combined log format and a newline.

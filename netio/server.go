@@ -21,7 +21,8 @@ import (
 	"github.com/uringd/uringd/ring"
 )
 
-// Config configures a Server. Zero fields take the documented defaults.
+// Config configures a Server. Zero fields take the documented defaults; negative counts
+// and times are refused by NewServer, except where a field says negative disables.
 type Config struct {
 	Addr  string // listen address; default 127.0.0.1:8080
 	Root  string // directory served; default "."
@@ -67,7 +68,7 @@ type Config struct {
 
 	// MaxListingEntries bounds a directory listing (a directory without index.html): at
 	// most this many entries are read and shown, and a cut listing says so in a last line.
-	// Default (and for 0 or less) 10000.
+	// Default (for 0) 10000.
 	MaxListingEntries int
 
 	OpenFileCache    int           // open files kept per loop (fd + stat); default 1024, negative disables
@@ -161,6 +162,27 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// checkNegative refuses negative counts and times, which have no meaning (zero takes the
+// default; OpenFileCache and BatchWait are the fields where negative disables).
+func (c *Config) checkNegative() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"Loops", int64(c.Loops)}, {"Threads", int64(c.Threads)}, {"MaxHeaderBytes", int64(c.MaxHeaderBytes)},
+		{"MaxTargetBytes", int64(c.MaxTargetBytes)}, {"MaxConns", int64(c.MaxConns)},
+		{"MaxListingEntries", int64(c.MaxListingEntries)},
+		{"ReadHeaderTimeout", int64(c.ReadHeaderTimeout)}, {"IdleTimeout", int64(c.IdleTimeout)},
+		{"WriteTimeout", int64(c.WriteTimeout)}, {"ShutdownTimeout", int64(c.ShutdownTimeout)},
+		{"OpenFileCacheTTL", int64(c.OpenFileCacheTTL)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("netio: Config.%s is negative (%d): zero takes the default", f.name, f.v)
+		}
+	}
+	return nil
+}
+
 // Server is the static file server. Create it with NewServer, run it with Serve.
 type Server struct {
 	cfg      Config
@@ -198,6 +220,9 @@ type Server struct {
 // NewServer validates cfg, opens the root and the listeners, and for the uring engine
 // checks that io_uring is usable, saying why not (and to use Net "std") when it is not.
 func NewServer(cfg Config) (*Server, error) {
+	if err := cfg.checkNegative(); err != nil {
+		return nil, err
+	}
 	cfg.setDefaults()
 	switch cfg.Net {
 	case "uring", "std":

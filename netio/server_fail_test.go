@@ -218,3 +218,33 @@ func TestLoopFailureRefusesDuringDrain(t *testing.T) {
 		t.Fatalf("Serve: %v, want the loop's ENOMEM", serr)
 	}
 }
+
+// TestConfigRefusesNegative: a negative count or time is refused, naming the field; zero
+// still takes the default.
+func TestConfigRefusesNegative(t *testing.T) {
+	for _, c := range []struct {
+		field string
+		set   func(*Config)
+	}{
+		{"MaxConns", func(c *Config) { c.MaxConns = -1 }},
+		{"Loops", func(c *Config) { c.Loops = -3 }},
+		{"IdleTimeout", func(c *Config) { c.IdleTimeout = -5 * time.Second }},
+		{"MaxHeaderBytes", func(c *Config) { c.MaxHeaderBytes = -1 }},
+		{"WriteTimeout", func(c *Config) { c.WriteTimeout = -1 }},
+		{"MaxListingEntries", func(c *Config) { c.MaxListingEntries = -1 }},
+	} {
+		cfg := Config{Addr: "127.0.0.1:0", Root: t.TempDir()}
+		c.set(&cfg)
+		s, err := NewServer(cfg)
+		if err == nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			s.Serve(ctx) // lets go of its listeners
+			t.Errorf("Config.%s negative: accepted", c.field)
+			continue
+		}
+		if !strings.Contains(err.Error(), "Config."+c.field) {
+			t.Errorf("Config.%s negative: %v does not name the field", c.field, err)
+		}
+	}
+}

@@ -43,6 +43,13 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "kernel-compat", Usage: "cap io_uring features to kernel `VERSION`", EnvVars: []string{ring.CompatEnv}},
 		},
 		Action: func(c *cli.Context) (err error) {
+			if err := checkServeFlags(c); err != nil {
+				return err
+			}
+			// With SIGPIPE ignored, a write to a closed stdout (--access-log - | head -1)
+			// fails with EPIPE, which the access log counts and reports, instead of
+			// killing the server.
+			signal.Ignore(syscall.SIGPIPE)
 			cfg := netio.Config{
 				Addr: c.String("addr"), Root: c.String("root"), Loops: c.Int("loops"),
 				Net: c.String("net"), FileIO: c.String("file-io"), Threads: c.Int("threads"),
@@ -104,6 +111,26 @@ func serveCommand() *cli.Command {
 	}
 }
 
+// checkServeFlags refuses values that have no meaning, naming the flag, instead of letting
+// netio.Config take its default for them: a count or a time must be positive when given.
+// (--loops is the exception: left out, it is one per CPU; --batch-wait negative means never.)
+func checkServeFlags(c *cli.Context) error {
+	for _, name := range []string{"loops", "threads", "max-header-bytes", "max-conns", "max-listing-entries"} {
+		if c.IsSet(name) && c.Int(name) <= 0 {
+			return fmt.Errorf("--%s %d: must be at least 1", name, c.Int(name))
+		}
+	}
+	for _, name := range []string{"read-header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout"} {
+		if c.IsSet(name) && c.Duration(name) <= 0 {
+			return fmt.Errorf("--%s %v: must be more than 0", name, c.Duration(name))
+		}
+	}
+	if c.IsSet("batch-wait") && c.Duration("batch-wait") == 0 {
+		return fmt.Errorf("--batch-wait 0s: give a wait, or a negative value for none")
+	}
+	return nil
+}
+
 func netioDefault(name string) time.Duration {
 	cfg := netio.DefaultConfig()
 	switch name {
@@ -136,6 +163,9 @@ func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
 		al, err := netio.NewWriterLog(c.App.Writer, format)
 		if err != nil {
 			return nil, err
+		}
+		al.OnError = func(err error) {
+			fmt.Fprintf(c.App.ErrWriter, "uringd: access log: %v; later entries are counted, not written\n", err)
 		}
 		cfg.AccessLog = al
 		return a, nil

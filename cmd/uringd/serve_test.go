@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,8 +28,37 @@ func TestMain(m *testing.M) {
 // serveChild starts `uringd serve args...` and returns the process and its base URL.
 func serveChild(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	return serveChildWith(t, nil, nil, args...)
+}
+
+// childLines collects what a child printed on stderr after it started serving.
+type childLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *childLines) add(l string) { c.mu.Lock(); c.lines = append(c.lines, l); c.mu.Unlock() }
+
+func (c *childLines) matching(sub string) (n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.lines {
+		if strings.Contains(l, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// serveChildWith is serveChild with the child's stdout (nil: none) and a collector of its
+// later stderr lines (nil: logged only).
+func serveChildWith(t *testing.T, stdout *os.File, lines *childLines, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -36,25 +67,28 @@ func serveChild(t *testing.T, args ...string) (*exec.Cmd, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 16)
+	out := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			lines <- sc.Text()
+			out <- sc.Text()
 		}
-		close(lines)
+		close(out)
 	}()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case l, ok := <-lines:
+		case l, ok := <-out:
 			if !ok {
 				t.Fatal("serve exited before it was serving")
 			}
 			if i := strings.Index(l, " on http://"); i >= 0 {
 				go func() { // keep draining
-					for l := range lines {
+					for l := range out {
 						t.Log("serve: " + l)
+						if lines != nil {
+							lines.add(l)
+						}
 					}
 				}()
 				u := l[i+len(" on "):]
@@ -146,5 +180,90 @@ func TestServeAccessLogRotation(t *testing.T) {
 	}
 	if strings.Count(string(cur), "\n") != 1 || !strings.Contains(string(cur), `"GET / HTTP/1.1" 200 6 `) {
 		t.Errorf("new log after SIGHUP:\n%s", cur)
+	}
+}
+
+// waitExit waits up to 15 s for the child to exit and returns its exit status.
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return 0
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				t.Fatalf("serve was killed by %v", ws.Signal())
+			}
+			return ee.ExitCode()
+		}
+		t.Fatalf("serve: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not exit within 15 s")
+	}
+	return -1
+}
+
+// TestServeAccessLogStdoutClosed: with --access-log -, the reader of stdout goes away after
+// one line (as `| head -1` does). The server must not die of SIGPIPE: it says once that the
+// log broke, keeps serving, and at SIGTERM says how many entries were lost (exit 1: the
+// log is incomplete).
+func TestServeAccessLogStdoutClosed(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "a.txt"), []byte("alpha\n"), 0o644)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines childLines
+	cmd, url := serveChildWith(t, w, &lines, "--root", root, "--access-log", "-", "--loops", "1")
+	w.Close()
+	httpGet(t, url+"/a.txt")
+	first, err := bufio.NewReader(r).ReadString('\n') // flushed within a second
+	if err != nil || !strings.Contains(first, `"GET /a.txt HTTP/1.1" 200 6`) {
+		t.Fatalf("first access log line %q, %v", first, err)
+	}
+	r.Close() // the reader is gone: the next flush meets EPIPE
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); {
+		if got := httpGet(t, url+"/a.txt"); got != "alpha\n" {
+			t.Fatalf("/a.txt = %q", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := waitExit(t, cmd); code != 1 {
+		t.Errorf("exit status %d after the log broke, want 1", code)
+	}
+	if n := lines.matching("broken pipe; later entries are counted"); n != 1 {
+		t.Errorf("the broken log was reported %d times, want once", n)
+	}
+	if lines.matching("entries or more lost") != 1 {
+		t.Errorf("the exit does not say how many entries were lost")
+	}
+}
+
+// TestServeRefusesBadFlags: counts and times that mean nothing are refused, naming the
+// flag, instead of silently becoming the defaults.
+func TestServeRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-conns", "0"}, {"--max-conns", "-1"}, {"--idle-timeout", "-5s"}, {"--loops", "-3"},
+		{"--max-header-bytes", "-1"}, {"--read-header-timeout", "0s"}, {"--write-timeout", "0s"},
+		{"--threads", "0"}, {"--max-listing-entries", "-2"}, {"--shutdown-timeout", "-1s"},
+	} {
+		cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--root", t.TempDir()}, args...)...)
+		cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+			t.Errorf("serve %v: %v, want a refusal; output %q", args, err, out)
+			continue
+		}
+		if !strings.Contains(string(out), args[0]+" ") || strings.Contains(string(out), "serving") {
+			t.Errorf("serve %v: %q does not name the flag (or it served)", args, out)
+		}
 	}
 }
