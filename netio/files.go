@@ -119,6 +119,14 @@ func (e *fileEntry) close() {
 	e.fd = -1
 }
 
+// forget drops e if it is still the cached entry for its key (a reply found the file
+// changed: the next request looks it up again instead of trusting it for the rest of ttl).
+func (fc *fileCache) forget(e *fileEntry) {
+	if e != nil && !e.dead && fc.m[e.key] == e {
+		fc.drop(e)
+	}
+}
+
 // unpin closes a dropped entry's fd once the last reply using it is done.
 func (fc *fileCache) unpin(e *fileEntry, _ *loop) {
 	if e.dead && e.refs == 0 {

@@ -133,7 +133,7 @@ func (l *loop) sendfile(c *conn, fd int, p *piece) bool {
 			l.closeConn(c)
 			return true
 		case w == 0:
-			l.s.cfg.Logf("loop %d: %s changed while being sent; closing the connection", l.id, c.key)
+			l.fileChanged(c)
 			l.closeConn(c)
 			return true
 		}

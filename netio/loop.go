@@ -930,9 +930,17 @@ func (l *loop) chainFailed(c *conn, res int32) {
 	c.sendArmed = false
 	c.inflight--
 	if !c.closing && res >= 0 {
-		l.s.cfg.Logf("loop %d: %s changed while being sent; closing the connection", l.id, c.key)
+		l.fileChanged(c)
 	}
 	l.closeConn(c)
+}
+
+// fileChanged says that c's file came up short (it shrank while cached or being sent) and
+// drops it from the cache, so the next request sees the file as it is now. The caller
+// closes the connection: the length it announced is wrong.
+func (l *loop) fileChanged(c *conn) {
+	l.s.cfg.Logf("loop %d: %s changed while being sent; closing the connection", l.id, c.key)
+	l.files.forget(c.file)
 }
 
 func (l *loop) onSend(c *conn, res int32) {
@@ -942,7 +950,7 @@ func (l *loop) onSend(c *conn, res int32) {
 	if res < 0 {
 		if syscall.Errno(-res) == syscall.ECANCELED {
 			if !c.readFailed {
-				l.s.cfg.Logf("loop %d: %s changed while being sent; closing the connection", l.id, c.key)
+				l.fileChanged(c)
 			}
 		}
 		l.closeConn(c)

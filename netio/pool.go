@@ -2,6 +2,8 @@ package netio
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,7 +78,11 @@ func (p *poolIO) reap() {
 			c := p.l.conns[int32(op.Tag)]
 			c.poolBusy--
 			if op.Err != nil || op.N != len(op.Buf) { // failed, or the file shrank
-				if op.Err != nil && !c.closing {
+				switch {
+				case c.closing || c.readFailed:
+				case op.Err == nil || errors.Is(op.Err, io.EOF):
+					p.l.fileChanged(c)
+				default:
 					p.l.s.cfg.Logf("loop %d: read %s: %v", p.l.id, c.key, op.Err)
 				}
 				c.readFailed = true
