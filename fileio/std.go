@@ -39,6 +39,10 @@ func (e *stdEngine) Open(ctx context.Context, dir *Dir, name string, flag int, p
 
 func (e *stdEngine) opened(f *File) { f.osf = os.NewFile(uintptr(f.fd), f.path) }
 
+// OSFile is the *os.File behind a file the std engine opened (nil for the other engines),
+// for APIs that need one (net's sendfile, ReadDir). f owns it: close f, not the os.File.
+func (f *File) OSFile() *os.File { return f.osf }
+
 func (e *stdEngine) do(ctx context.Context, o *Op) bool {
 	if e.closed.Load() && o.Code != opClose {
 		o.cause = ErrClosed

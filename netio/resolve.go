@@ -29,7 +29,8 @@ type lookup struct {
 
 // resolve decides what answers req from what its lookup found. It is the one copy of this
 // logic: the uring loop, its threadpool mode and the std engine each look paths up their
-// own way (OPENAT2 and STATX in the ring, fileio's pool, os.Root) and act on the verdict.
+// own way (OPENAT2 and STATX in the ring, fileio's threadpool and std engines beneath the
+// same root) and act on the verdict.
 func resolve(req *http1.Request, l lookup) verdict {
 	switch {
 	case l.errno == syscall.ENOENT && l.indexTry:

@@ -213,7 +213,7 @@ type Server struct {
 	failedMu sync.Mutex
 	failed   []*loop // loops that failed: kept reachable, see keepFailed
 
-	fileEng fileio.Engine // --file-io threadpool: the fileio engine and the root it opens beneath
+	fileEng fileio.Engine // --file-io threadpool and the std engine: the fileio engine and the root it opens beneath
 	fileDir *fileio.Dir
 }
 

@@ -3,6 +3,7 @@ package netio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -12,13 +13,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/uringd/uringd/fileio"
 	"github.com/uringd/uringd/netio/internal/http1"
 )
 
 // stdServer is the fallback network engine on Go's net package, for machines where io_uring
 // is unavailable: a goroutine per connection, the same parser, decisions and replies as the
-// uring engine, files opened through os.Root (which cannot leave the root) and bodies sent
-// with sendfile by the net package.
+// uring engine, files opened beneath the root by fileio's std engine (openat2 with
+// RESOLVE_BENEATH, or its component walk: never above the root, and directories need only
+// search permission, as in the uring engines) and bodies sent with sendfile by the net package.
 type stdServer struct {
 	s  *Server
 	ln *net.TCPListener
@@ -41,6 +44,20 @@ func newStdServer(s *Server) (*stdServer, error) {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return nil, err
+	}
+	// Files are opened through fileio (the resolver the threadpool mode uses), not os.Root:
+	// os.Root opens every directory of a path for reading, so a file inside an execute-only
+	// directory got 403. The Server closes the engine and Dir (closeFds).
+	if s.fileDir, err = fileio.OpenDir(s.cfg.Root); err == nil {
+		s.fileEng, err = fileio.New(fileio.EngineStd, fileio.Options{})
+	}
+	if err != nil {
+		ln.Close()
+		if s.fileDir != nil {
+			s.fileDir.Close()
+			s.fileDir = nil
+		}
+		return nil, fmt.Errorf("netio: std engine: open root: %w", err)
 	}
 	return &stdServer{s: s, ln: ln.(*net.TCPListener), conns: make(map[*stdConn]struct{})}, nil
 }
@@ -283,7 +300,7 @@ func (ss *stdServer) room(in []byte, off int, body bool, req *http1.Request) ([]
 
 // resolve plans the reply for a GET or HEAD and returns the open file when the reply has a
 // body to read from it.
-func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now time.Time) *os.File {
+func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now time.Time) *fileio.File {
 	head := req.Method == http1.MethodHEAD
 	name := strings.TrimPrefix(string(req.Path), "/")
 	if name == "" {
@@ -291,14 +308,14 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 	}
 	for try := 0; try < 2; try++ {
 		lk := lookup{indexTry: try == 1}
-		var st os.FileInfo
-		f, err := ss.s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		var st fileio.Stat
+		// O_NONBLOCK: a FIFO cannot block the open; O_NOCTTY: a terminal does not become ours.
+		f, err := ss.s.fileEng.Open(context.Background(), ss.s.fileDir, name, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 		if err != nil {
 			lk.errno = errnoOf(err)
-		} else if st, err = f.Stat(); err != nil {
-			lk.errno = errnoOf(err)
 		} else {
-			lk.dir, lk.regular = st.IsDir(), st.Mode().IsRegular()
+			st = f.Info() // statx'd by Open
+			lk.dir, lk.regular = st.Mode.IsDir(), st.Mode.IsRegular()
 		}
 		v := resolve(req, lk)
 		if f != nil && v != vFile {
@@ -332,7 +349,7 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 		case vDropSlash:
 			p.planRedirect(rep, now, req, http1.AppendEscapedPath(nil, req.Path))
 		case vFile:
-			m := newMeta(st.Size(), st.ModTime(), false, []byte(name))
+			m := newMeta(st.Size, st.ModTime, false, []byte(name))
 			p.planFile(rep, now, req, &m)
 			return f
 		}
@@ -343,8 +360,12 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 
 // write sends rep: literal pieces with Write, file pieces with sendfile (io.CopyN from the
 // file to the TCP connection), within the write timeout.
-func (ss *stdServer) write(c *stdConn, rep *reply, f *os.File, req *http1.Request, remote []byte, start time.Time) bool {
+func (ss *stdServer) write(c *stdConn, rep *reply, file *fileio.File, req *http1.Request, remote []byte, start time.Time) bool {
 	c.nc.SetWriteDeadline(time.Now().Add(ss.s.cfg.WriteTimeout))
+	var f *os.File // the std engine's os.File: net's sendfile needs one
+	if file != nil {
+		f = file.OSFile()
+	}
 	for _, pc := range rep.pieces {
 		if !pc.file {
 			if _, err := c.nc.Write(rep.buf[pc.lo:pc.hi]); err != nil {
