@@ -61,6 +61,8 @@ type loop struct {
 	yield                                  sched.Yielder
 	accepting                              bool // an accept SQE is armed
 	stopping                               bool
+	ownsListener                           bool             // lfd is this loop's alone (SO_REUSEPORT), or it is loop 0 of a shared one
+	listenerShut                           bool             // drainListener has run
 	skipRead                               bool             // READs carry CQE_SKIP_SUCCESS
 	large                                  largePath        // how file pieces of largeMin bytes and more are sent (Config.LargeFiles)
 	cstat                                  unix.Cachestat_t // cachestat(2)'s answer (synchronous: no ownership across calls)
@@ -424,10 +426,15 @@ func (l *loop) onAccept(res int32, flags uint32) {
 	}
 	fd := int(res)
 	if l.stopping {
-		unix.Close(fd)
+		l.adopt(fd, true) // the client connected before the shutdown: serve its request
 		return
 	}
 	l.armAccept()
+	l.adopt(fd, false)
+}
+
+// adopt makes an accepted socket a connection, or answers 503 above MaxConns.
+func (l *loop) adopt(fd int, atStop bool) {
 	if l.s.conns.Load() >= int64(l.s.cfg.MaxConns) {
 		// Refuse cleanly: a 503 the client can read, then close; existing connections
 		// are not disturbed.
@@ -440,7 +447,38 @@ func (l *loop) onAccept(res int32, flags uint32) {
 	c := l.newConn(fd)
 	c.deadline = l.now.Add(l.s.cfg.ReadHeaderTimeout)
 	c.reqStart = l.now
+	c.queuedAtStop = atStop
 	l.armRecv(c)
+}
+
+// drainListener runs once at shutdown, after the loop's accept is cancelled: it takes every
+// connection already waiting in the listener's queue (they are served, each its request)
+// and then shuts the listener, which leaves its SO_REUSEPORT group at once, so new
+// connections go to a uringd that joined the port or are refused, instead of queueing
+// where nobody accepts them until the drain ends. Only a connection completing its
+// handshake between the last accept and the shutdown can still be reset.
+func (l *loop) drainListener() {
+	l.listenerShut = true
+	if !l.ownsListener {
+		return
+	}
+	if err := unix.SetNonblock(l.lfd, true); err == nil {
+		flags := unix.SOCK_CLOEXEC
+		if l.f.FastPoll {
+			flags |= unix.SOCK_NONBLOCK
+		}
+		for {
+			fd, _, err := unix.Accept4(l.lfd, flags)
+			if err == syscall.EINTR || err == syscall.ECONNABORTED {
+				continue
+			}
+			if err != nil {
+				break
+			}
+			l.adopt(fd, true)
+		}
+	}
+	unix.Shutdown(l.lfd, unix.SHUT_RDWR)
 }
 
 var overloaded = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
@@ -779,9 +817,15 @@ func (l *loop) answer(c *conn, lk lookup, e *fileEntry) {
 	l.startReply(c)
 }
 
+// wrote moves c's write deadline on after a write that made progress: WriteTimeout bounds
+// the time between two writes (as nginx's send_timeout does), not the whole response, so a
+// long download that keeps moving is never cut.
+func (l *loop) wrote(c *conn) { c.deadline = l.now.Add(l.s.cfg.WriteTimeout) }
+
 // startReply begins sending c.rep.
 func (l *loop) startReply(c *conn) {
 	c.state = stateSending
+	c.queuedAtStop = false
 	c.piece, c.pieceDone = 0, 0
 	c.deadline = l.now.Add(l.s.cfg.WriteTimeout)
 	l.fillAndSend(c)
@@ -957,6 +1001,7 @@ func (l *loop) onSend(c *conn, res int32) {
 		return
 	}
 	c.outSent += int(res)
+	l.wrote(c)
 	if c.outSent < c.outLen {
 		l.send(c) // a partial send: the rest of the chunk
 		return
@@ -1153,12 +1198,17 @@ func (l *loop) shutdownStep() bool {
 		l.stopping = true
 		l.cancelAccept()
 	}
+	if !l.accepting && !l.listenerShut {
+		l.drainListener()
+	}
 	open := 0
 	for _, c := range l.conns {
 		if c == nil || c.fd < 0 {
 			continue
 		}
-		if c.state == stateIdle && c.inOff == len(c.in) {
+		// Idle keep-alive connections go now; one taken from the queue at shutdown waits for
+		// its first request (its read-header deadline bounds that).
+		if c.state == stateIdle && c.inOff == len(c.in) && !c.queuedAtStop {
 			l.closeConn(c)
 		}
 		if c.fd >= 0 {
@@ -1168,7 +1218,7 @@ func (l *loop) shutdownStep() bool {
 	if l.now.UnixNano() > l.s.stopAt.Load() {
 		l.timeouts()
 	}
-	if open == 0 && !l.accepting {
+	if open == 0 && !l.accepting && l.listenerShut {
 		return true
 	}
 	// Past the shutdown timeout and a second's grace, leave anyway: closing the ring

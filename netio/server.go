@@ -40,7 +40,7 @@ type Config struct {
 	MaxTargetBytes    int           // default 4 KiB: longer request targets get 414
 	ReadHeaderTimeout time.Duration // default 10s: a request head must arrive within it (slow-loris)
 	IdleTimeout       time.Duration // default 60s: keep-alive connections idle longer are closed
-	WriteTimeout      time.Duration // default 60s: a response must be sent within it
+	WriteTimeout      time.Duration // default 60s: longest wait for a response's next write (as nginx's send_timeout), not a bound on the whole response
 	ShutdownTimeout   time.Duration // default 10s: in-flight responses get this long at shutdown
 	MaxConns          int           // default 10000: above it new connections get 503 and are closed
 
@@ -596,6 +596,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		l, err := newLoop(s, i, lfd)
 		if err == nil {
+			l.ownsListener = i < len(s.lfds)
 			var wfd int
 			if wfd, err = unix.FcntlInt(uintptr(l.wakeFd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
 				wakeFds = append(wakeFds, wfd)

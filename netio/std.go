@@ -358,15 +358,19 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 	return nil
 }
 
+// stdWriteChunk is how much of a file piece one sendfile call may send: the write deadline
+// moves on after each, so WriteTimeout bounds the time between writes, not the response.
+const stdWriteChunk = 256 << 10
+
 // write sends rep: literal pieces with Write, file pieces with sendfile (io.CopyN from the
-// file to the TCP connection), within the write timeout.
+// file to the TCP connection), each write within the write timeout of the one before.
 func (ss *stdServer) write(c *stdConn, rep *reply, file *fileio.File, req *http1.Request, remote []byte, start time.Time) bool {
-	c.nc.SetWriteDeadline(time.Now().Add(ss.s.cfg.WriteTimeout))
 	var f *os.File // the std engine's os.File: net's sendfile needs one
 	if file != nil {
 		f = file.OSFile()
 	}
 	for _, pc := range rep.pieces {
+		c.nc.SetWriteDeadline(time.Now().Add(ss.s.cfg.WriteTimeout))
 		if !pc.file {
 			if _, err := c.nc.Write(rep.buf[pc.lo:pc.hi]); err != nil {
 				return false
@@ -376,8 +380,12 @@ func (ss *stdServer) write(c *stdConn, rep *reply, file *fileio.File, req *http1
 		if _, err := f.Seek(pc.off, io.SeekStart); err != nil {
 			return false
 		}
-		if n, err := io.CopyN(c.nc, f, pc.n); err != nil || n != pc.n {
-			return false
+		for left := pc.n; left > 0; left -= stdWriteChunk {
+			k := min(left, stdWriteChunk)
+			if n, err := io.CopyN(c.nc, f, k); err != nil || n != k {
+				return false
+			}
+			c.nc.SetWriteDeadline(time.Now().Add(ss.s.cfg.WriteTimeout))
 		}
 	}
 	if al := ss.s.cfg.AccessLog; al != nil {

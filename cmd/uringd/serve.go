@@ -31,7 +31,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-header-bytes", Value: 8 << 10, Usage: "largest request header block (431 above)"},
 			&cli.DurationFlag{Name: "read-header-timeout", Value: netioDefault("read-header-timeout"), Usage: "time allowed for a request head"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: netioDefault("idle-timeout"), Usage: "keep-alive idle time"},
-			&cli.DurationFlag{Name: "write-timeout", Value: netioDefault("write-timeout"), Usage: "time allowed to send a response"},
+			&cli.DurationFlag{Name: "write-timeout", Value: netioDefault("write-timeout"), Usage: "longest time a response may go without any of it being sent (between two writes, as nginx's send_timeout: a download that keeps moving is never cut)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: netioDefault("shutdown-timeout"), Usage: "time in-flight responses get at SIGINT/SIGTERM"},
 			&cli.StringFlag{Name: "large-files", Value: "sendfile", Usage: "how file pieces of 64 KiB and more are sent: sendfile (sendfile(2) from the loop for ranges cachestat(2) finds cached, 6.5+; else READ+SEND), splice (SPLICE file→pipe→socket on kernel io-wq threads) or read (READ into a buffer, then SEND)"},
 			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them (6.12+; negative: never)"},
