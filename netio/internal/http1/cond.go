@@ -246,9 +246,10 @@ func (d *Decision) BodyLength(ctype string) int64 {
 //  2. If-None-Match: a match gives 304 for GET/HEAD (412 otherwise); if absent,
 //     If-Modified-Since (GET/HEAD only): not modified gives 304.
 //  3. Range, unless If-Range fails (then the whole file is sent): see ParseRange.
-//     A syntactically invalid Range gives 416 without Content-Range; a Range with no
-//     overlapping range gives 416 with Content-Range "bytes */size", except for an
-//     empty file which gets 200. If the ranges add up to more than the file (overlap
+//     A Range in a unit other than bytes is ignored (200, RFC 9110 §14.2; net/http
+//     gives 416). A syntactically invalid Range gives 416 without Content-Range; a
+//     Range with no overlapping range gives 416 with Content-Range "bytes */size",
+//     except for an empty file which gets 200. If the ranges add up to more than the file (overlap
 //     abuse), or there are more than MaxRanges of them, the whole file is sent (200).
 //     One range gives a 206 with Content-Range, several a multipart/byteranges 206.
 //

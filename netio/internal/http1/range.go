@@ -42,9 +42,12 @@ func (e RangeError) Error() string {
 // returns how many ranges it stored. It follows net/http's parseRange:
 //
 //   - "" means no Range: 0, nil.
-//   - The value must start with "bytes=" (unit matched case-insensitively, per RFC
-//     9110; net/http is case-sensitive). Elements are comma-separated; empty elements
-//     and whitespace around elements and numbers are ignored.
+//   - The value is a unit (a token), "=", and a set. A unit other than "bytes" (matched
+//     case-insensitively, per RFC 9110; net/http is case-sensitive) is one this server
+//     does not understand, and RFC 9110 §14.2 says to ignore the Range: 0, nil, as for
+//     no Range (net/http answers 416). No "=", or a unit that is not a token:
+//     ErrRangeInvalid. Elements of the set are comma-separated; empty elements and
+//     whitespace around elements and numbers are ignored.
 //   - "a-b" is clamped to the file end; "a-" runs to the end; "-n" is the last n bytes
 //     (the whole file if n >= size).
 //   - An element starting at or beyond size does not overlap and is skipped (its end
@@ -63,11 +66,13 @@ func ParseRange(header []byte, size int64, out []Range) (n int, err error) {
 	if len(header) == 0 {
 		return 0, nil
 	}
-	const unit = "bytes="
-	if !hasPrefixFold(header, unit) {
+	unit, s, ok := cutByteOK(header, '=')
+	if !ok || !isToken(unit) {
 		return 0, ErrRangeInvalid
 	}
-	s := header[len(unit):]
+	if !eqFold(unit, "bytes") {
+		return 0, nil // an unknown unit: ignored, the whole file is sent
+	}
 	noOverlap, tooMany := false, false
 	for len(s) > 0 {
 		var ra []byte
@@ -129,6 +134,16 @@ func ParseRange(header []byte, size int64, out []Range) (n int, err error) {
 		return 0, ErrRangeUnsatisfiable
 	}
 	return n, nil
+}
+
+// isToken reports whether b is a non-empty RFC 9110 token.
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !isTchar(c) {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func cutByte(s []byte, sep byte) (before, after []byte) {

@@ -59,7 +59,21 @@ func TestParseRange(t *testing.T) {
 		{"bytes=0-9223372036854775807", 10, []Range{{0, 10}}, nil},
 		{"bytes 0-1", 10, nil, ErrRangeInvalid},
 		{" bytes=0-1", 10, nil, ErrRangeInvalid},
-		{"items=0-1", 10, nil, ErrRangeInvalid},
+		// RFC 9110 §14.2: a range unit the server does not understand is ignored (the
+		// whole file, 200), as if there were no Range; only "bytes" is understood.
+		{"items=0-1", 10, nil, nil},
+		{"Items=0-5", 10, nil, nil},
+		{"none=0-1", 10, nil, nil},
+		{"bytesx=0-1", 10, nil, nil},
+		{"x-bytes=junk", 10, nil, nil},
+		{"items=", 10, nil, nil},
+		{"items=0-1", 0, nil, nil},
+		// No unit, or one that is not a token, or no "=": not a ranges-specifier at all.
+		{"=0-1", 10, nil, ErrRangeInvalid},
+		{"by tes=0-1", 10, nil, ErrRangeInvalid},
+		{"bytes:0-1", 10, nil, ErrRangeInvalid},
+		{"items", 10, nil, ErrRangeInvalid},
+		{"bytes0-1", 10, nil, ErrRangeInvalid},
 		{"bytes=0-0", 1<<63 - 1, []Range{{0, 1}}, nil},
 		{"bytes=-1", 1<<63 - 1, []Range{{1<<63 - 2, 1}}, nil},
 	}
