@@ -35,6 +35,7 @@ type conn struct {
 	inflight int // SQEs in flight that reference this conn
 
 	recvArmed, recvStarved bool
+	recvPaused             bool // holds inHighWater bytes of unanswered input: not receiving
 	readable               bool // a poll said the socket is readable: receive next
 	closing                bool
 	sendArmed              bool // the SEND or SPLICE into the socket that ends a chain is in flight
@@ -91,7 +92,7 @@ func (c *conn) open(fd int) {
 	c.fd = fd
 	c.state = stateIdle
 	c.inflight = 0
-	c.recvArmed, c.recvStarved, c.closing, c.eof = false, false, false, false
+	c.recvArmed, c.recvStarved, c.closing, c.eof, c.recvPaused = false, false, false, false, false
 	c.sendArmed, c.queued, c.wantRecv, c.wantCancel, c.step = false, false, false, false, stepNone
 	c.readable = false
 	c.more, c.nonblock, c.pollOut = false, false, false

@@ -24,7 +24,9 @@ const (
 	recvBufCount  = 1024      // per loop
 	outBufSize    = 256 << 10 // per busy connection: head and file bytes for one send
 	outSmallSize  = 16 << 10  // the same for replies that fit: most static files are small
-	maxInBuffered = 256 << 10 // pipelined input beyond this closes the connection
+	maxInBuffered = 256 << 10 // unanswered input beyond this, while receiving, closes the connection
+	inHighWater   = 64 << 10  // unanswered (pipelined) input at which a connection stops receiving
+	inLowWater    = 16 << 10  // ... and below which it receives again
 	tick          = 250 * time.Millisecond
 )
 
@@ -504,7 +506,7 @@ func (l *loop) newConn(fd int) *conn {
 // connections would pin every buffer: there the loop polls for readability first and
 // receives only once data is there.
 func (l *loop) armRecv(c *conn) {
-	if c.recvArmed || c.closing {
+	if c.recvArmed || c.closing || c.recvPaused {
 		return
 	}
 	if !l.reserve(1) {
@@ -560,9 +562,15 @@ func (l *loop) onRecv(c *conn, res int32, flags uint32) {
 		if c.closing {
 			return
 		}
-		if len(c.in)-c.inOff > maxInBuffered {
+		// What a multishot receive took before its cancellation landed may go past
+		// maxInBuffered (at most the buffer group): only a peer that is still being read
+		// from is cut there.
+		if len(c.in)-c.inOff > maxInBuffered && !c.recvPaused {
 			l.closeConn(c)
 			return
+		}
+		if len(c.in)-c.inOff >= inHighWater && !c.recvPaused {
+			l.pauseRecv(c, more)
 		}
 		if !more {
 			l.armRecv(c)
@@ -577,6 +585,8 @@ func (l *loop) onRecv(c *conn, res int32, flags uint32) {
 		}
 	default:
 		switch syscall.Errno(-res) {
+		case syscall.ECANCELED: // pauseRecv's cancel, or closeConn's
+			l.armRecv(c) // unless paused or closing
 		case syscall.ENOBUFS:
 			// Every receive buffer is taken: re-arm once this iteration has recycled some.
 			if !c.recvStarved {
@@ -589,8 +599,40 @@ func (l *loop) onRecv(c *conn, res int32, flags uint32) {
 	}
 }
 
-// process parses and serves requests from c's input while c is idle.
+// pauseRecv stops receiving from c: it holds inHighWater bytes of requests not yet
+// answered, and a client that pipelines faster than it reads its answers must wait (TCP's
+// window does the rest) instead of filling the server's memory or being cut. A single-shot
+// receive is simply not armed again; a multishot one is cancelled (if the SQ has no room,
+// the next receive tries again). process resumes below inLowWater.
+func (l *loop) pauseRecv(c *conn, multishot bool) {
+	if multishot {
+		if !l.reserve(1) {
+			return
+		}
+		l.cancel(ud(opRecv, c.slot, c.gen))
+	}
+	c.recvPaused = true
+}
+
+// process serves what c's input holds, then receives again if it was paused and enough of
+// it has been answered.
 func (l *loop) process(c *conn) {
+	l.serveInput(c)
+	if !c.recvPaused || c.closing || len(c.in)-c.inOff >= inLowWater {
+		return
+	}
+	c.recvPaused = false
+	if c.state == stateIdle && !c.inBody && c.inOff > 0 {
+		// Nothing refers to the consumed prefix now (the last request is answered, and a
+		// partial head is scanned relative to inOff): move the rest to the front.
+		c.in = c.in[:copy(c.in, c.in[c.inOff:])]
+		c.inOff = 0
+	}
+	l.armRecv(c)
+}
+
+// serveInput parses and serves requests from c's input while c is idle.
+func (l *loop) serveInput(c *conn) {
 	for c.state == stateIdle && !c.closing {
 		if c.skip > 0 {
 			n := int64(len(c.in) - c.inOff)
