@@ -26,10 +26,11 @@ type directSink struct {
 	partial    bool // a failed write left half a record: the next write starts with "\n"
 	dirty      bool
 	fsyncAt    time.Time
-	timer      *time.Timer // FsyncInterval: syncs a write that no later write follows
-	unreported uint64      // records lost to write errors, not yet announced in the file
-	scratch    []byte      // drop-report encoding
-	lost       losses      // records lost since the last Sync
+	timer      *time.Timer                    // FsyncInterval: syncs a write that no later write follows
+	unreported uint64                         // records lost to write errors, not yet announced in the file
+	scratch    []byte                         // drop-report encoding
+	notify     func(n uint64, wait bool) bool // DropReportOnError: see queue.notify
+	lost       losses                         // records lost since the last Sync
 
 	accepted, droppedClosed atomic.Uint64
 
@@ -46,6 +47,9 @@ func newDirectSink(o *Options, enc encoder, clk *clock, out *output, c *counters
 		errs:          errs,
 		fsync:         o.Fsync,
 		fsyncInterval: o.FsyncInterval,
+	}
+	if o.DropReport == DropReportOnError {
+		s.notify = dropNotifier(o.Path, c, errs)
 	}
 	if s.fsync == FsyncInterval {
 		s.timer = time.AfterFunc(time.Hour, s.intervalSync)
@@ -72,7 +76,7 @@ func (s *directSink) put(_ context.Context, rec []byte) error {
 	}
 	s.accepted.Add(1)
 	err := s.write(rec, 1, 0)
-	if err == nil {
+	if err == nil || s.notify != nil {
 		s.reportDrops()
 	}
 	s.mu.Unlock()
@@ -81,8 +85,15 @@ func (s *directSink) put(_ context.Context, rec []byte) error {
 
 // reportDrops writes a drop-report record for records lost to earlier write errors. It is
 // called after a successful write, so a sink that keeps failing costs one error per record.
+// With DropReportOnError it hands the report to OnError instead, after any write.
 func (s *directSink) reportDrops() {
 	if s.unreported == 0 {
+		return
+	}
+	if s.notify != nil {
+		if s.notify(s.unreported, false) {
+			s.unreported = 0
+		}
 		return
 	}
 	n := s.unreported
@@ -121,6 +132,14 @@ func (s *directSink) write(p []byte, records, reports uint64) error {
 		}
 	}
 	n, err := writeAll(o.fd, p, o.path)
+	if err != nil && n > 0 && o.regular {
+		// Half a record: cut it off, so the record is wholly absent (and counted lost).
+		if cerr := cutTail(o.fd, n, o.path); cerr != nil {
+			s.errs.report(cerr)
+		} else {
+			n = 0
+		}
+	}
 	o.size += int64(n)
 	if n > 0 {
 		s.c.bytes.Add(uint64(n))
@@ -196,11 +215,20 @@ func (s *directSink) reopen(context.Context) error {
 func (s *directSink) close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		s.closed = true
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		if s.notify != nil && s.unreported > 0 {
+			// The last report waits for OnError's room, outside mu: the callback may log to
+			// this Logger (and get ErrClosed).
+			n := s.unreported
+			s.unreported = 0
+			s.mu.Unlock()
+			s.notify(n, true)
+			s.mu.Lock()
+		}
+		defer s.mu.Unlock()
 		if s.out.fd >= 0 {
 			s.reportDrops()
 		}

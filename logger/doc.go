@@ -79,7 +79,7 @@
 //   - While a write is in flight the kernel reads the batch buffer asynchronously. It is
 //     never on a goroutine stack (stacks move), and the engine's slot table keeps the batch
 //     referenced until the CQE is reaped, so the collector neither frees nor moves it. The
-//     same holds for the writer's one-byte line fixes and hole fillers.
+//     same holds for the writer's one-byte line fixes.
 //
 // # Guarantees and errors
 //
@@ -88,7 +88,11 @@
 // counted (Log returns ErrClosed). Write, fsync, open and rotation errors (ENOSPC, EIO, …)
 // are never silent: they are counted in Stats, kept as Stats.LastError and passed to
 // Options.OnError, and the logger keeps going — records in a failed batch are counted as
-// lost and nothing deadlocks. Stats counts records accepted, written and dropped (by
+// lost and nothing deadlocks. A write that fails part way (a full disk) never leaves a torn
+// or blank line in a regular file: the file is truncated back to its last whole record, so
+// each record is in the file whole or counted as dropped, in every engine. Dropped records
+// are announced by a record in the file's Format, or with DropReportOnError (for files of
+// raw lines written with Write) through OnError instead. Stats counts records accepted, written and dropped (by
 // cause), bytes, batches, errors, fsyncs, rotations, waits and the queue's high-water mark;
 // after Close, Written + Dropped equals the records logged.
 //

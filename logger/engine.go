@@ -1,6 +1,8 @@
 package logger
 
 import (
+	"bytes"
+	"errors"
 	"runtime"
 )
 
@@ -46,10 +48,15 @@ type engine interface {
 // start locks to its OS thread: while a write blocks, that thread (and only it) is parked in
 // the kernel, the way a thread pool of size one would be. Batches therefore complete one at a
 // time, in order, inside submit.
+//
+// A write that fails part way (ENOSPC, EFBIG) may end mid-record: on a regular file the torn
+// tail is cut off (cutTail) so the file ends with the batch's last whole line, and the rest
+// of the batch counts as lost, as EngineUring's repair does.
 type threadEngine struct {
-	fd   int
-	path string
-	done []*batch
+	fd      int
+	path    string
+	regular bool
+	done    []*batch
 }
 
 func (e *threadEngine) start() error {
@@ -59,12 +66,23 @@ func (e *threadEngine) start() error {
 
 func (e *threadEngine) stop() { runtime.UnlockOSThread() }
 
-func (e *threadEngine) attach(fd int, _ int64, _ bool, path string) { e.fd, e.path = fd, path }
+func (e *threadEngine) attach(fd int, _ int64, regular bool, path string) {
+	e.fd, e.path, e.regular = fd, path, regular
+}
 
 func (e *threadEngine) submit(b *batch) {
 	n, err := writeAll(e.fd, b.buf[b.done:], e.path)
 	b.done += n
 	b.err = err
+	if err != nil && e.regular {
+		if torn := min(n, b.done-(bytes.LastIndexByte(b.buf[:b.done], '\n')+1)); torn > 0 {
+			if cerr := cutTail(e.fd, torn, e.path); cerr != nil {
+				b.err = errors.Join(err, cerr) // the torn line stays; the writer ends it
+			} else {
+				b.done -= torn
+			}
+		}
+	}
 	e.done = append(e.done, b)
 }
 

@@ -1,6 +1,7 @@
 package logger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,7 @@ import (
 // (pending, then its slot), and a slot is given back only when its CQE is reaped, or when
 // the kernel never took its SQE and that SQE was turned into a NOP first. So no buffer goes
 // back to the producers while an SQE that points at it can still reach the kernel. The
-// eventfd counter and filler buffers are heap memory too; nothing the kernel touches is ever
+// eventfd counter is heap memory too; nothing the kernel touches is ever
 // on a goroutine stack.
 //
 // Submission. Operations wait in pending until a slot and an SQE are free; they are given
@@ -52,10 +53,20 @@ import (
 // so after a refused io_uring_enter the engine knows which ones the kernel holds (none of the
 // refused) and retries them; after repeated hard failures it gives up on exactly those.
 //
-// Failures. A failed write leaves a gap [a, b) in the file. If no later write succeeded the
-// engine simply writes the next batch at a; otherwise, once nothing is in flight, it fills
-// the gap with spaces ending in a newline, so the file never holds NUL bytes from a hole and
-// every line stays a whole record (or a blank line).
+// Failures. A record is either wholly in the file or absent and counted as dropped: no torn
+// line, no blank line, no hole. A write that fails (ENOSPC, EFBIG, EIO, a short write of 0)
+// may have written part of its batch, ending mid-record, while the batches behind it, in
+// flight at later offsets, may have landed beyond the gap. So batches are retired (handed
+// back from reap) strictly in offset order, and only whole: a later one that finished waits
+// in order until every earlier one has. Once a write in order fails, batches submitted
+// meanwhile are parked (given no offset), and when no write of order is in the kernel any
+// more, repair truncates the file just past the failed batch's last whole line (ftruncate:
+// this drops its torn tail and whatever later batches wrote beyond it), retires it with the
+// records it did not write counted as lost, drops the batches behind it that failed too, and
+// writes the others behind it (written beyond the cut, or parked) again, in order, from the
+// new end of the file. A batch that fails there is the next one repaired, so each repair
+// retires at least one batch and a batch is tried at most QueueSize times. The caller's
+// records are line-granular here: a Write of several lines may keep its first ones.
 type uringEngine struct {
 	r  *ring.Ring
 	nt *ring.Notifier
@@ -63,9 +74,15 @@ type uringEngine struct {
 	fd         int
 	path       string
 	positional bool
-	next       int64  // offset of the next new batch (positional)
-	hiOK       int64  // end of the furthest successful write since attach (positional)
-	holes      []span // ranges left unwritten by failed writes (positional)
+	next       int64 // offset of the next new batch (positional)
+	// Positional files (see Failures above): order holds the batches submitted and not yet
+	// retired, in offset order; base is where the first of them starts (the file holds
+	// whole lines up to it); broken says a write of order failed and repair is due once
+	// writing, the writes of order pending or in the kernel, is 0.
+	base    int64
+	order   []*batch
+	broken  bool
+	writing int
 
 	slots   []slot   // operations with an SQE, indexed by their token's slot
 	free    []uint32 // unused slot indexes
@@ -78,7 +95,6 @@ type uringEngine struct {
 	pinned         bool
 
 	inFlight int      // batches submitted and not yet returned by reap
-	fillers  int      // hole fillers not yet finished
 	waiting  []*batch // non-positional files: batches waiting for the one in flight
 	done     []*batch // finished batches not yet returned by reap
 	cqes     []*ring.CQE
@@ -93,14 +109,16 @@ type uringEngine struct {
 	probe       *uringProbe
 	cancelEvery uint64 // see uringTuning
 	writes      uint64 // write SQEs prepared, for cancelEvery
+	enospcEvery uint64 // see uringTuning
+	cuts        uint64 // new writes prepared, for enospcEvery
 }
 
 // uop is an operation waiting for an SQE: a write of b.buf[b.done:], or an fsync.
 type uop struct {
 	b        *batch
-	filler   bool
 	fsync    bool
 	kcancels uint8 // times the kernel cancelled it unasked (see maxKernelCancels)
+	enospc   bool  // enospcEvery cut this write short: its rest fails with ENOSPC
 }
 
 // maxKernelCancels bounds how often an operation the kernel cancelled unasked is submitted
@@ -119,6 +137,7 @@ type slot struct {
 	sqe   *ring.SQE // while queued: the SQE, so a refused one can be made a NOP
 	// cancelled: the SQE is a NOP standing for a write the kernel cancelled (cancelEvery)
 	cancelled bool
+	fault     int32 // if not 0, the SQE is a NOP standing for a write failing so (enospcEvery)
 }
 
 type slotState uint8
@@ -135,8 +154,6 @@ const (
 	kindFsync
 	kindVoid // an SQE the kernel refused, turned into a NOP after its operation failed
 )
-
-type span struct{ a, b int64 }
 
 // Submit retries: a refused io_uring_enter (other than busy) is tried again this many
 // times, with a growing pause, before the operations the kernel never took fail; busy is
@@ -156,6 +173,10 @@ type uringTuning struct {
 	// cancelEvery > 0 makes every cancelEvery-th write SQE a NOP whose completion reads
 	// -ECANCELED: what the kernel's unasked cancellations look like (the write never ran).
 	cancelEvery uint64
+	// enospcEvery > 0 makes every enospcEvery-th new write what a disk filling up does to
+	// it: the kernel writes the first half of it for real, and the rest (a NOP) fails with
+	// -ENOSPC, while the writes around it go on succeeding.
+	enospcEvery uint64
 }
 
 // uringProbe counts, for tests, what the engine saw; read after Close.
@@ -167,6 +188,8 @@ type uringProbe struct {
 	voided      atomic.Int64 // SQEs turned into NOPs after the engine gave up on them
 	pinned      atomic.Int32 // 1 while the writer holds its OS thread
 	resubmitted atomic.Int64 // operations submitted again after an unasked cancellation
+	repairs     atomic.Int64 // failed writes repaired (truncated back to a whole line)
+	rewritten   atomic.Int64 // batches behind a failed one written again by repair
 	// foreign counts submits made from a thread other than the one the writer held: none
 	// may be (the kernel ties io-wq work to the submitting thread).
 	foreign atomic.Int64
@@ -201,6 +224,7 @@ func newUringEngine(queueSize int, tune uringTuning) (engine, error) {
 		probe:   tune.probe,
 
 		cancelEvery: tune.cancelEvery,
+		enospcEvery: tune.enospcEvery,
 	}
 	for i := n - 1; i >= 0; i-- {
 		e.slots[i].gen = tune.genStart & token.GenMask
@@ -218,8 +242,8 @@ func (e *uringEngine) stop() {
 
 func (e *uringEngine) attach(fd int, size int64, positional bool, path string) {
 	e.fd, e.path, e.positional = fd, path, positional
-	e.next, e.hiOK = size, size
-	e.holes = e.holes[:0]
+	e.next, e.base = size, size
+	e.broken = false
 }
 
 func (e *uringEngine) inflight() int {
@@ -232,14 +256,22 @@ func (e *uringEngine) inflight() int {
 
 func (e *uringEngine) submit(b *batch) {
 	e.inFlight++
-	if !e.positional && e.inFlight > 1 {
-		e.waiting = append(e.waiting, b)
+	if !e.positional {
+		if e.inFlight > 1 {
+			e.waiting = append(e.waiting, b)
+			return
+		}
+		e.pending = append(e.pending, uop{b: b})
 		return
 	}
-	if e.positional {
-		b.off = e.next
-		e.next += int64(len(b.buf))
+	e.order = append(e.order, b)
+	if e.broken {
+		b.off = -1 // parked: repair gives it its offset
+		return
 	}
+	b.off = e.next
+	e.next += int64(len(b.buf))
+	e.writing++
 	e.pending = append(e.pending, uop{b: b})
 }
 
@@ -267,6 +299,9 @@ func (e *uringEngine) dispatch() {
 				off = uint64(b.off + int64(b.done))
 			}
 			sqe.PrepWrite(e.fd, b.buf[b.done:], off)
+			if e.enospcEvery > 0 {
+				e.injectENOSPC(s, sqe, off)
+			}
 			if e.cancelEvery > 0 {
 				if e.writes++; e.writes%e.cancelEvery == 0 {
 					sqe.PrepNop()
@@ -282,6 +317,22 @@ func (e *uringEngine) dispatch() {
 		n := copy(e.pending, e.pending[k:])
 		clear(e.pending[n:])
 		e.pending = e.pending[:n]
+	}
+}
+
+// injectENOSPC applies enospcEvery (see uringTuning) to the write s is about to submit.
+func (e *uringEngine) injectENOSPC(s *slot, sqe *ring.SQE, off uint64) {
+	b := s.b
+	if s.enospc {
+		sqe.PrepNop()
+		s.fault = -int32(syscall.ENOSPC)
+		return
+	}
+	if rest := len(b.buf) - b.done; b.done == 0 && rest > 1 {
+		if e.cuts++; e.cuts%e.enospcEvery == 0 {
+			sqe.PrepWrite(e.fd, b.buf[:rest/2], off)
+			s.enospc = true
+		}
 	}
 }
 
@@ -390,14 +441,9 @@ func (e *uringEngine) fail(o uop, err error) {
 	e.failWrite(o, err)
 }
 
-// failWrite ends a write with err: the rest of its batch is a gap in the file.
+// failWrite ends a write with err. On a positional file repair deals with what it left.
 func (e *uringEngine) failWrite(o uop, err error) {
-	b := o.b
-	b.err = err
-	if e.positional {
-		e.hiOK = max(e.hiOK, b.off+int64(b.done)) // a partial record stays; the writer ends its line
-		e.holes = append(e.holes, span{b.off + int64(b.done), b.off + int64(len(b.buf))})
-	}
+	o.b.err = err
 	e.finish(o)
 }
 
@@ -433,11 +479,16 @@ func (e *uringEngine) release(i uint32) {
 	e.free = append(e.free, i)
 }
 
-// finish ends an operation's write: a batch goes back to the writer (through reap) and the
-// next waiting one becomes pending.
+// finish ends an operation's write. On a positional file the batch waits in order for
+// retire or repair; otherwise it goes back to the writer (through reap) and the next waiting
+// one becomes pending.
 func (e *uringEngine) finish(o uop) {
-	if o.filler {
-		e.fillers--
+	if e.positional {
+		e.writing--
+		if o.b.err != nil {
+			e.broken = true
+		}
+		e.retire()
 		return
 	}
 	e.inFlight--
@@ -491,6 +542,9 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 	if e.slots[i].cancelled {
 		res = -int32(syscall.ECANCELED)
 	}
+	if f := e.slots[i].fault; f != 0 {
+		res = f
+	}
 	e.kernel--
 	e.release(i)
 	if res == -int32(syscall.ECANCELED) {
@@ -523,9 +577,6 @@ func (e *uringEngine) complete(ud uint64, res int32) {
 		if b.done < len(b.buf) {
 			e.pending = append(e.pending, o) // short write: the rest, at the right offset
 			return
-		}
-		if e.positional {
-			e.hiOK = max(e.hiOK, b.off+int64(len(b.buf)))
 		}
 		e.finish(o)
 	case res == -int32(syscall.EINTR) || res == -int32(syscall.EAGAIN):
@@ -573,10 +624,12 @@ func (e *uringEngine) reap(done []*batch) []*batch {
 	e.flush()
 	e.process()
 	for len(e.done) == 0 && (e.inFlight > 0 || e.fsyncAsync && e.fsyncPending) {
+		if e.broken && e.writing == 0 {
+			e.repair()
+			e.flush()
+			continue
+		}
 		e.wait()
-	}
-	if e.inFlight == 0 && len(e.holes) > 0 {
-		e.fixHoles()
 	}
 	done = append(done, e.done...)
 	clear(e.done)
@@ -585,28 +638,89 @@ func (e *uringEngine) reap(done []*batch) []*batch {
 	return done
 }
 
-// fixHoles deals with the gaps failed writes left, once nothing is in flight: gaps past the
-// last byte written are forgotten (the next batch is written there), gaps before it are
-// filled with spaces and a newline.
-func (e *uringEngine) fixHoles() {
-	for _, h := range e.holes {
-		if h.a >= e.hiOK {
-			continue
+// retire hands back, in offset order, the batches at the head of order that were written
+// whole.
+func (e *uringEngine) retire() {
+	k := 0
+	for ; k < len(e.order); k++ {
+		b := e.order[k]
+		if b.off != e.base || b.err != nil || b.done != len(b.buf) {
+			break
 		}
-		n := h.b - h.a
-		buf := make([]byte, n) // heap: the kernel reads it after submit returns
-		for i := range buf {
-			buf[i] = ' '
+		e.base += int64(len(b.buf))
+		e.retireOne(b)
+	}
+	e.dropOrder(k)
+}
+
+func (e *uringEngine) retireOne(b *batch) {
+	e.inFlight--
+	e.done = append(e.done, b)
+}
+
+// dropOrder removes the first k batches of order.
+func (e *uringEngine) dropOrder(k int) {
+	if k == 0 {
+		return
+	}
+	n := copy(e.order, e.order[k:])
+	clear(e.order[n:])
+	e.order = e.order[:n]
+}
+
+// repair runs after a write of order failed, once none of order is in the kernel (see
+// Failures above). The head of order is the failed batch: everything before it was retired
+// whole, so the file is whole lines up to base. It keeps the failed batch's whole lines,
+// truncates the file after them and writes the batches behind it again from there.
+func (e *uringEngine) repair() {
+	e.broken = false
+	if e.probe != nil {
+		e.probe.repairs.Add(1)
+	}
+	pos := e.base
+	cut := false
+	keep := 0
+	for _, b := range e.order {
+		switch {
+		case !cut && b.off == pos && b.err == nil && b.done == len(b.buf):
+			pos += int64(len(b.buf)) // whole and in place (retire leaves none such at the head)
+			e.base = pos
+			e.retireOne(b)
+		case !cut && b.off == pos:
+			w := bytes.LastIndexByte(b.buf[:b.done], '\n') + 1
+			if err := truncateFile(e.fd, pos+int64(w), e.path); err != nil {
+				// The torn line stays (the writer ends it with "\n" before the next record);
+				// the error says why.
+				b.err = errors.Join(b.err, err)
+				w = b.done
+			}
+			b.done = w
+			pos += int64(w)
+			e.base = pos
+			cut = true
+			e.retireOne(b)
+		case b.err != nil:
+			// Behind the failure and failed too: the file refused it already, so it is
+			// lost like the failed one (whatever it wrote was cut off), not tried again.
+			b.done = 0
+			e.retireOne(b)
+		default:
+			// Behind the failure, written (at an offset now cut off) or parked: again, in
+			// order, from the new end.
+			b.off, b.done, b.err = pos, 0, nil
+			pos += int64(len(b.buf))
+			e.writing++
+			e.pending = append(e.pending, uop{b: b})
+			if e.probe != nil {
+				e.probe.rewritten.Add(1)
+			}
+			e.order[keep] = b
+			keep++
 		}
-		buf[n-1] = '\n'
-		e.fillers++
-		e.pending = append(e.pending, uop{b: &batch{buf: buf, off: h.a}, filler: true})
 	}
-	e.holes = e.holes[:0]
-	e.next = e.hiOK
-	for e.fillers > 0 {
-		e.wait()
-	}
+	clear(e.order[keep:])
+	e.order = e.order[:keep]
+	e.next = pos
 }
 
 func (e *uringEngine) fsync() error {

@@ -43,7 +43,7 @@ func faultPad(g, seq int) string {
 // io_uring_enter fails or submits short on purpose, and checks the file line by line.
 // Every record must be in the file exactly once, byte-correct and whole, or be counted in
 // Stats.DroppedError with the injected error reported; no other line may appear (drop
-// reports and the blank lines that fill a failed write's gap excepted).
+// reports excepted; no blank line either).
 func TestUringSubmitFaults(t *testing.T) {
 	type schedule struct {
 		name   string
@@ -146,7 +146,7 @@ func logFaultRecords(l *Logger, goroutines, per int) {
 }
 
 // checkFaultFile reads the file of a fault test line by line: every line is a whole record
-// of ours with its own bytes, at most once, or a drop report, or a filled gap; the counts
+// of ours with its own bytes, at most once, or a drop report (never a blank line); the counts
 // agree with st.
 func checkFaultFile(t *testing.T, path string, goroutines, per int, st Stats) {
 	t.Helper()
@@ -156,8 +156,8 @@ func checkFaultFile(t *testing.T, path string, goroutines, per int, st Stats) {
 	}
 	var records, reported uint64
 	for i, line := range readLines(t, path) {
-		if len(bytes.TrimLeft(line, " ")) == 0 {
-			continue // a failed write's gap, filled
+		if len(bytes.TrimSpace(line)) == 0 {
+			t.Fatalf("line %d is blank: %q", i+1, line) // a failed write's gap, filled
 		}
 		var r struct {
 			Msg     string

@@ -171,6 +171,37 @@ func writeAll(fd int, p []byte, path string) (int, error) {
 	return done, nil
 }
 
+// truncateFile cuts the regular file fd to size bytes: a failed write's torn record (and,
+// with EngineUring, what later writes put beyond it) goes, so the file ends with a whole
+// line. Shrinking needs no space, so it works on a full disk.
+func truncateFile(fd int, size int64, path string) error {
+	for {
+		err := unix.Ftruncate(fd, size)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "logger: ftruncate (removing a torn record)", Path: path, Err: err}
+		}
+		return nil
+	}
+}
+
+// cutTail removes the last n bytes of the regular file fd, opened O_APPEND: the part of a
+// record that a failed append wrote. The end is the file's own size (fstat), so it holds
+// whatever wrote last.
+func cutTail(fd int, n int, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "logger: fstat (removing a torn record)", Path: path, Err: err}
+	}
+	if st.Size < int64(n) {
+		return &os.PathError{Op: "logger: ftruncate (removing a torn record)", Path: path,
+			Err: fmt.Errorf("file has %d bytes, fewer than the %d just written", st.Size, n)}
+	}
+	return truncateFile(fd, st.Size-int64(n), path)
+}
+
 // fdatasync flushes fd's data to stable storage. Devices and FIFOs (which reject it with
 // EINVAL) count as synced.
 func fdatasync(fd int, path string) error {

@@ -59,6 +59,32 @@ const (
 	FormatLogfmt Format = "logfmt"
 )
 
+// DropReport says how the logger announces records it had to drop (queue full under
+// PolicyDrop, or lost to a write error).
+type DropReport string
+
+const (
+	// DropReportRecord writes a record in Options.Format to the file once writing works
+	// again: {"level":"WARN","msg":"logger dropped records","dropped":N}. The default.
+	DropReportRecord DropReport = "record"
+	// DropReportOnError writes nothing to the file: a *DropError goes to Options.OnError
+	// instead, as soon as the writer sees the loss. For files whose lines are not the
+	// logger's Format, such as an access log written with Write in Apache's combined
+	// format, where a JSON warning would be a foreign line. Needs Options.OnError.
+	DropReportOnError DropReport = "onerror"
+)
+
+// DropError is what Options.OnError receives with DropReportOnError: Dropped records meant
+// for Path were lost since the previous DropError.
+type DropError struct {
+	Path    string
+	Dropped uint64
+}
+
+func (e *DropError) Error() string {
+	return fmt.Sprintf("logger: %s: %d records dropped (queue full or write failed)", e.Path, e.Dropped)
+}
+
 // FsyncPolicy says when the writer calls fdatasync(2) on the file.
 type FsyncPolicy string
 
@@ -136,8 +162,12 @@ type Options struct {
 	// OnError, if set, is told about every write, fsync, open or rotation error. It runs on a
 	// goroutine of its own (never the caller's or the writer's), so it may block or log to
 	// this Logger; errors that arrive while it is busy are counted in Stats but may not all
-	// be delivered.
+	// be delivered. (A *DropError that cannot be delivered is kept and its count joins the
+	// next one.)
 	OnError func(error)
+	// DropReport is where dropped records are announced: DropReportRecord (default, in the
+	// file) or DropReportOnError.
+	DropReport DropReport
 
 	// uring tunes EngineUring's ring for tests (injected faults, a tiny SQ, a forced
 	// generation wrap); in-package tests set it, production leaves it zero.
@@ -172,6 +202,18 @@ func (o Options) withDefaults() (Options, error) {
 	case FormatJSON, FormatLogfmt:
 	default:
 		return o, fmt.Errorf("logger: unknown Options.Format %q (want %q or %q)", o.Format, FormatJSON, FormatLogfmt)
+	}
+	if o.DropReport == "" {
+		o.DropReport = DropReportRecord
+	}
+	switch o.DropReport {
+	case DropReportRecord:
+	case DropReportOnError:
+		if o.OnError == nil {
+			return o, fmt.Errorf("logger: Options.DropReport %q needs Options.OnError", o.DropReport)
+		}
+	default:
+		return o, fmt.Errorf("logger: unknown Options.DropReport %q (want %q or %q)", o.DropReport, DropReportRecord, DropReportOnError)
 	}
 	if o.Fsync == "" {
 		o.Fsync = FsyncNever

@@ -68,8 +68,11 @@ type queue struct {
 	space   chan struct{}
 	wake    chan struct{} // capacity 1; a pending value means "writer, look at the queue"
 	enc     encoder       // for drop reports
-	keys    keyMemo       // keys and messages the fast path found need no escaping
-	clock   *clock
+	// notify, with DropReportOnError, hands a drop report to OnError instead of the file;
+	// it reports whether it could (see errorSink.notify).
+	notify func(dropped uint64, wait bool) bool
+	keys   keyMemo // keys and messages the fast path found need no escaping
+	clock  *clock
 
 	pending uint64 // records accepted and not yet finished (written or lost)
 
@@ -319,6 +322,12 @@ func (q *queue) report(final bool) {
 	if q.unreported == 0 || (q.closed && !final) {
 		return
 	}
+	if q.notify != nil {
+		if q.notify(q.unreported, false) {
+			q.unreported = 0
+		}
+		return
+	}
 	f := q.fill
 	if f == nil || f.nmarks == len(f.marks) || len(f.buf)+maxReportLen > cap(f.buf) {
 		return
@@ -372,6 +381,16 @@ func (q *queue) close() {
 // writer has drained it, so there is room). It reports whether one was queued.
 func (q *queue) finalReport() bool {
 	q.mu.Lock()
+	if q.notify != nil {
+		// Delivered outside mu: OnError may log to this Logger (and get ErrClosed).
+		n := q.unreported
+		q.unreported = 0
+		q.mu.Unlock()
+		if n > 0 {
+			q.notify(n, true)
+		}
+		return false
+	}
 	defer q.mu.Unlock()
 	before := q.unreported
 	q.report(true)

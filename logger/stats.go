@@ -26,7 +26,8 @@ type Stats struct {
 	DroppedError uint64
 	// DroppedClosed counts records logged after Close.
 	DroppedClosed uint64
-	// Reported is the sum of the "dropped" counts in drop-report records written to the file.
+	// Reported is the sum of the "dropped" counts in drop-report records written to the file
+	// (with DropReportOnError: in the *DropErrors handed to OnError's goroutine).
 	// Records lost to a full queue or a write error are reported once writing works again,
 	// so after Close, Reported == DroppedFull + DroppedError unless writes kept failing.
 	Reported uint64
@@ -108,6 +109,26 @@ func (s *errorSink) report(err error) {
 		case s.ch <- err:
 		default:
 		}
+	}
+}
+
+// notify hands a drop report to OnError without counting it as an error. It reports false,
+// having done nothing, when the callback is backed up: the caller keeps the count for later.
+// With wait (the last report, from Close; never under a lock a logging call takes) it waits
+// for room instead.
+func (s *errorSink) notify(err error, wait bool) bool {
+	if s.ch == nil {
+		return false
+	}
+	if wait {
+		s.ch <- err
+		return true
+	}
+	select {
+	case s.ch <- err:
+		return true
+	default:
+		return false
 	}
 }
 

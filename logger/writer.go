@@ -37,6 +37,9 @@ type request struct {
 
 func newAsyncSink(o *Options, enc encoder, clk *clock, eng engine, out *output, c *counters, errs *errorSink) *asyncSink {
 	q := newQueue(o.BufferSize, o.QueueSize, o.Policy == PolicyDrop, enc, clk)
+	if o.DropReport == DropReportOnError {
+		q.notify = dropNotifier(o.Path, c, errs)
+	}
 	s := &asyncSink{
 		q:      q,
 		ctl:    make(chan request),
@@ -57,6 +60,18 @@ func newAsyncSink(o *Options, enc encoder, clk *clock, eng engine, out *output, 
 	}
 	s.w.timer.Stop()
 	return s
+}
+
+// dropNotifier returns the function that delivers drop reports to OnError (see
+// DropReportOnError) and counts what it delivered in Stats.Reported.
+func dropNotifier(path string, c *counters, errs *errorSink) func(n uint64, wait bool) bool {
+	return func(n uint64, wait bool) bool {
+		if !errs.notify(&DropError{Path: path, Dropped: n}, wait) {
+			return false
+		}
+		c.reported.Add(n)
+		return true
+	}
 }
 
 func (s *asyncSink) start() {
