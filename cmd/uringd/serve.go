@@ -174,8 +174,11 @@ func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
 			Path: p,
 			// The access log says what was served: a full queue makes the loop wait for the
 			// disk rather than lose entries, as nginx's blocking write(2) does.
-			Policy:  logger.PolicyBlock,
-			OnError: func(err error) { fmt.Fprintf(c.App.ErrWriter, "uringd: access log: %v\n", err) },
+			Policy: logger.PolicyBlock,
+			// Entries lost to a failing disk are announced on the error output, not as a
+			// JSON warning among the access log's own lines.
+			DropReport: logger.DropReportOnError,
+			OnError:    func(err error) { fmt.Fprintf(c.App.ErrWriter, "uringd: access log: %v\n", err) },
 		})
 		if err != nil {
 			return nil, fmt.Errorf("access log: %w", err)
