@@ -21,6 +21,17 @@ type fileEntry struct {
 	dead    bool // out of the cache: close fd when refs drops to 0
 }
 
+// fileCacheSize bounds each loop's cache to its share of a quarter of the process's fd limit
+// (at least 16): the cached fds must leave room for the connections. With 256 fds, a cache
+// of 1024 per loop took every fd, and requests for new files failed.
+func fileCacheSize(want, loops int) int {
+	var rl unix.Rlimit
+	if want <= 0 || unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur == unix.RLIM_INFINITY {
+		return want
+	}
+	return min(want, max(16, int(rl.Cur/4)/max(1, loops)))
+}
+
 // fileCache is a loop's bounded open-file cache. Entries are trusted for ttl, then looked up
 // again, so a replaced or changed file is noticed within ttl.
 type fileCache struct {

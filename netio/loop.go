@@ -28,6 +28,10 @@ const (
 	inHighWater   = 64 << 10  // unanswered (pipelined) input at which a connection stops receiving
 	inLowWater    = 16 << 10  // ... and below which it receives again
 	tick          = 250 * time.Millisecond
+	// acceptPause is how long a loop stops accepting after the process or the system ran out
+	// of file descriptors (nginx waits 500 ms too): accepting again at once only spins on
+	// EMFILE while the connections being served cannot get the fds they need.
+	acceptPause = 500 * time.Millisecond
 )
 
 // loop is one event loop: a goroutine locked to its OS thread that owns one ring, its
@@ -64,6 +68,8 @@ type loop struct {
 	accepting                              bool // an accept SQE is armed
 	stopping                               bool
 	ownsListener                           bool             // lfd is this loop's alone (SO_REUSEPORT), or it is loop 0 of a shared one
+	acceptResume                           time.Time        // accepting is paused until then (out of fds)
+	fdFailures                             int              // accepts that failed for want of fds since the last log line
 	listenerShut                           bool             // drainListener has run
 	skipRead                               bool             // READs carry CQE_SKIP_SUCCESS
 	large                                  largePath        // how file pieces of largeMin bytes and more are sent (Config.LargeFiles)
@@ -85,7 +91,7 @@ func newLoop(s *Server, id, lfd int) (*loop, error) {
 	l := &loop{s: s, id: id, lfd: lfd, cqes: make([]*ring.CQE, 256), done: make([]cqe, 256), wakeBuf: new([8]byte)}
 	l.outPool.New = func() any { b := make([]byte, outBufSize); return &b }
 	l.smallPool.New = func() any { b := make([]byte, outSmallSize); return &b }
-	l.files.init(s.cfg.OpenFileCache, s.cfg.OpenFileCacheTTL)
+	l.files.init(fileCacheSize(s.cfg.OpenFileCache, s.cfg.Loops), s.cfg.OpenFileCacheTTL)
 	var err error
 	l.wakeFd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
@@ -308,7 +314,7 @@ func (l *loop) batchTarget() uint32 {
 
 func (l *loop) armAccept() {
 	l.wantAccept = false
-	if l.accepting || l.stopping {
+	if l.accepting || l.stopping || !l.acceptResume.IsZero() {
 		return
 	}
 	if !l.reserve(1) {
@@ -419,7 +425,8 @@ func (l *loop) onAccept(res int32, flags uint32) {
 		switch syscall.Errno(-res) {
 		case syscall.ECANCELED, syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
 		case syscall.EMFILE, syscall.ENFILE:
-			l.s.cfg.Logf("loop %d: accept: %v (raise the open file limit: ulimit -n)", l.id, syscall.Errno(-res))
+			l.outOfFds(syscall.Errno(-res))
+			return
 		default:
 			l.s.cfg.Logf("loop %d: accept: %v", l.id, syscall.Errno(-res))
 		}
@@ -433,6 +440,22 @@ func (l *loop) onAccept(res int32, flags uint32) {
 	}
 	l.armAccept()
 	l.adopt(fd, false)
+}
+
+// outOfFds pauses accepting for acceptPause: the connections being served keep the fds
+// there are (and get the ones that free up) instead of the loop spinning on EMFILE. It logs
+// once per pause, with the count of failed accepts since the last line; timeouts resumes.
+func (l *loop) outOfFds(err syscall.Errno) {
+	l.fdFailures++
+	if l.acceptResume.IsZero() {
+		l.s.cfg.Logf("loop %d: accept: %v: not accepting for %v (%d failed accepts since the last such line; raise the open file limit: ulimit -n)",
+			l.id, err, acceptPause, l.fdFailures)
+		l.fdFailures = 0
+	}
+	l.acceptResume = l.now.Add(acceptPause)
+	if l.accepting { // a multishot accept still armed would post the same error again
+		l.cancelAccept()
+	}
 }
 
 // adopt makes an accepted socket a connection, or answers 503 above MaxConns.
@@ -1201,8 +1224,13 @@ func (l *loop) rearmStarved() {
 	l.starved = l.starved[:0]
 }
 
-// timeouts closes connections past their deadline and re-arms starved receives.
+// timeouts closes connections past their deadline and re-arms starved receives, and
+// accepts again once an fd shortage's pause is over.
 func (l *loop) timeouts() {
+	if !l.acceptResume.IsZero() && !l.now.Before(l.acceptResume) && !l.stopping {
+		l.acceptResume = time.Time{}
+		l.armAccept()
+	}
 	forced := l.stopping && l.now.UnixNano() > l.s.stopAt.Load()
 
 	for _, c := range l.conns {

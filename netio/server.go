@@ -224,6 +224,12 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
+	// Go's runtime creates its netpoller (an epoll fd, and an eventfd) on first use, and dies
+	// if no fd is left for it then. Use it now, while fds are plentiful.
+	if r, w, err := os.Pipe(); err == nil {
+		r.Close()
+		w.Close()
+	}
 	switch cfg.Net {
 	case "uring", "std":
 	default:

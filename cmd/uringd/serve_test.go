@@ -3,22 +3,33 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMain lets a test run this binary as uringd itself: the serve tests start a child
 // process (signals, exit status and stderr are the real ones).
 func TestMain(m *testing.M) {
 	if os.Getenv("URINGD_TEST_AS_MAIN") == "1" {
+		if n, err := strconv.ParseUint(os.Getenv("URINGD_TEST_NOFILE"), 10, 64); err == nil {
+			// A real fd limit for the child, soft and hard, set before anything runs.
+			if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: n, Max: n}); err != nil {
+				fmt.Fprintln(os.Stderr, "setrlimit:", err)
+				os.Exit(2)
+			}
+		}
 		main()
 		os.Exit(0)
 	}
