@@ -460,7 +460,7 @@ func (l *loop) outOfFds(err syscall.Errno) {
 
 // adopt makes an accepted socket a connection, or answers 503 above MaxConns.
 func (l *loop) adopt(fd int, atStop bool) {
-	if l.s.conns.Load() >= int64(l.s.cfg.MaxConns) {
+	if l.s.conns.Load() >= l.s.maxConns {
 		// Refuse cleanly: a 503 the client can read, then close; existing connections
 		// are not disturbed.
 		unix.Write(fd, overloaded)

@@ -162,6 +162,19 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// connCap is MaxConns, lowered to what the fd limit leaves after the open-file caches and
+// a margin (listeners, rings, eventfds, pipes, files opened past the cache): a connection
+// over it gets a 503 at once, so the connections being served keep fds to open files with,
+// rather than the server running out and answering them 500.
+func connCap(cfg Config) int64 {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur == unix.RLIM_INFINITY {
+		return int64(cfg.MaxConns)
+	}
+	reserve := 64 + int64(cfg.Loops)*int64(max(0, fileCacheSize(cfg.OpenFileCache, cfg.Loops)))
+	return min(int64(cfg.MaxConns), max(16, int64(rl.Cur)-reserve))
+}
+
 // checkNegative refuses negative counts and times, which have no meaning (zero takes the
 // default; OpenFileCache and BatchWait are the fields where negative disables).
 func (c *Config) checkNegative() error {
@@ -195,6 +208,7 @@ type Server struct {
 	limits   http1.Limits
 
 	conns    atomic.Int64 // open connections, all loops
+	maxConns int64        // MaxConns, or fewer if the fd limit is lower (connCap)
 	requests atomic.Int64 // responses completed
 	// large counts the bytes of large file pieces sent by each path (index: largeRead,
 	// largeSplice, largeSendfile), so tests and operators can see which path the kernel got.
@@ -253,6 +267,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("netio: root %s is not a directory", cfg.Root)
 	}
 	s := &Server{cfg: cfg, rootPath: cfg.Root, limits: http1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxTargetBytes: cfg.MaxTargetBytes}}
+	s.maxConns = connCap(cfg)
 	if s.root, err = os.OpenRoot(cfg.Root); err != nil {
 		return nil, fmt.Errorf("netio: open root: %w", err)
 	}

@@ -97,7 +97,7 @@ func (ss *stdServer) serve(ctx context.Context) error {
 			ss.wg.Wait()
 			return err
 		}
-		if s.conns.Load() >= int64(s.cfg.MaxConns) {
+		if s.conns.Load() >= s.maxConns {
 			nc.Write(overloaded)
 			nc.Close()
 			continue

@@ -18,9 +18,10 @@ import (
 // TestServeOutOfFds runs the real binary with RLIMIT_NOFILE 256 (set in the child) and a
 // root of 2000 files. First, 2000 distinct files are fetched over keep-alive connections:
 // the open-file cache must leave fds for them (every answer 200). Then 1000 connections
-// are opened at once, far past the limit: the server must live, log the shortage a few
-// times (once per 500 ms pause, not once per failed accept), keep answering a connection
-// it already had, and serve new connections again once the flood is gone; SIGTERM exits 0.
+// are opened at once, far past the limit: the server must live (connections past what the
+// limit allows get 503; an accept that still meets EMFILE pauses accepting, logged once per
+// pause), keep answering a connection it already had, and serve new connections again once
+// the flood is gone; SIGTERM exits 0.
 // (Before issue 18: about 56 000 "accept: too many open files" lines in 2 s, then "fatal
 // error: runtime: netpollinit failed"; and with the default cache, 1761 of 2000 files 500.)
 func TestServeOutOfFds(t *testing.T) {
@@ -115,7 +116,7 @@ func TestServeOutOfFds(t *testing.T) {
 	keep.CloseIdleConnections()
 	n := lines.matching("too many open files")
 	t.Logf("%d shortage lines", n)
-	if n == 0 || n > 20 {
+	if n > 20 { // the connection cap keeps the server off EMFILE; if it still meets it, a pause each
 		t.Errorf("%d lines about the fd shortage; want a few (one per pause)", n)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
