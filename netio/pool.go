@@ -22,10 +22,22 @@ type poolIO struct {
 	l   *loop
 	q   fileio.Queue
 	out []*fileio.Op
+	// waiting holds reads the queue refused because it was full, oldest first: they go in
+	// as reaped reads make room (backpressure), never failed. Each keeps its conn busy.
+	waiting []waitingRead
+}
+
+type waitingRead struct {
+	c  *conn
+	op *fileio.Op
 }
 
 func newPoolIO(l *loop) (*poolIO, error) {
-	q, err := l.s.fileEng.NewQueue(4096, fileio.QueueOptions{Notify: l.wakeup})
+	depth := 4096
+	if l.s.tune.poolDepth > 0 {
+		depth = l.s.tune.poolDepth
+	}
+	q, err := l.s.fileEng.NewQueue(depth, fileio.QueueOptions{Notify: l.wakeup})
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +71,53 @@ func (p *poolIO) open(c *conn) {
 func (p *poolIO) read(c *conn, op *fileio.Op, f *fileio.File, buf []byte, off int64) {
 	*op = fileio.Op{Code: fileio.OpRead, File: f, Buf: buf, Off: off, Tag: uint64(uint32(c.slot))}
 	c.poolBusy++
-	if err := p.q.Submit(op); err != nil {
-		c.poolBusy--
-		p.l.s.cfg.Logf("loop %d: queue read of %s: %v", p.l.id, c.key, err)
-		c.readFailed = true
-		p.readDone(c)
+	if len(p.waiting) > 0 { // behind those already waiting: first come, first read
+		p.waiting = append(p.waiting, waitingRead{c, op})
+		return
 	}
+	p.submit(c, op)
+}
+
+// submit hands op to the queue; a full queue makes it wait for room.
+func (p *poolIO) submit(c *conn, op *fileio.Op) bool {
+	err := p.q.Submit(op)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, fileio.ErrQueueFull):
+		p.waiting = append(p.waiting, waitingRead{c, op})
+		return false
+	}
+	c.poolBusy--
+	p.l.s.cfg.Logf("loop %d: queue read of %s: %v", p.l.id, c.key, err)
+	c.readFailed = true
+	p.readDone(c)
+	return true
+}
+
+// resubmit gives the waiting reads the room reaps made, in order.
+func (p *poolIO) resubmit() {
+	i := 0
+	for ; i < len(p.waiting); i++ {
+		w := p.waiting[i]
+		if w.c.closing {
+			// Closed while it waited: the read never happens. (Its poolBusy count keeps
+			// the conn from being released, so w.c is still that connection.)
+			w.c.poolBusy--
+			w.c.readFailed = true
+			p.readDone(w.c)
+			p.l.maybeRelease(w.c)
+			continue
+		}
+		k := len(p.waiting)
+		if !p.submit(w.c, w.op) {
+			p.waiting = p.waiting[:k] // submit queued it again at the end: it stays where it was
+			break
+		}
+	}
+	n := copy(p.waiting, p.waiting[i:])
+	clear(p.waiting[n:])
+	p.waiting = p.waiting[:n]
 }
 
 // reap delivers finished reads.
@@ -91,6 +144,7 @@ func (p *poolIO) reap() {
 			p.l.maybeRelease(c)
 		}
 		if n < len(p.out) {
+			p.resubmit()
 			return
 		}
 	}

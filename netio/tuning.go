@@ -12,6 +12,7 @@ import (
 type ringTuning struct {
 	sqEntries, cqEntries uint32
 	faults               *ring.Faults
+	poolDepth            int // threadpool mode: the fileio Queue's depth instead of 4096
 }
 
 // pressure counts what tests need to see of the loops' work: full SQs, parsing.
