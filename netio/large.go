@@ -191,6 +191,11 @@ func (l *loop) onPollOut(c *conn, res int32) {
 // file→pipe linked to SPLICE pipe→socket. Both run on io-wq workers (file splices cannot be
 // done non-blocking), which is why only large pieces take this path.
 func (l *loop) splice(c *conn, fd int, p *piece) bool {
+	if c.pipe[0] <= 0 && len(l.pipes) > 0 {
+		pp := l.pipes[len(l.pipes)-1]
+		l.pipes = l.pipes[:len(l.pipes)-1]
+		c.pipe, c.pipeSize = pp.fds, pp.size
+	}
 	if c.pipe[0] <= 0 {
 		var fds [2]int
 		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
@@ -220,6 +225,31 @@ func (l *loop) splice(c *conn, fd int, p *piece) bool {
 		c.piece, c.pieceDone = c.piece+1, 0
 	}
 	return true
+}
+
+// pipePair is a splice pipe and what it holds.
+type pipePair struct {
+	fds  [2]int
+	size int64
+}
+
+// maxIdlePipes bounds the loop's spare splice pipes: enough for the replies that overlap.
+const maxIdlePipes = 16
+
+// putPipe takes c's pipe when its reply is done: an idle keep-alive connection holds no pipe
+// (two fds), and the next splice reply takes a spare one instead of creating it. A finished
+// reply leaves its pipe empty: every byte spliced in was spliced out.
+func (l *loop) putPipe(c *conn) {
+	if c.pipe[0] <= 0 {
+		return
+	}
+	if c.spliceLeft == 0 && len(l.pipes) < maxIdlePipes {
+		l.pipes = append(l.pipes, pipePair{c.pipe, c.pipeSize})
+	} else {
+		unix.Close(c.pipe[0])
+		unix.Close(c.pipe[1])
+	}
+	c.pipe, c.pipeSize = [2]int{}, 0
 }
 
 func (l *loop) spliceOut(c *conn) {

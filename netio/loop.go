@@ -83,8 +83,9 @@ type loop struct {
 	wakeClosed bool
 	wakeBuf    *[8]byte
 	wakeArm    bool
-	outPool    sync.Pool // outBufSize send buffers
-	smallPool  sync.Pool // outSmallSize send buffers
+	pipes      []pipePair // empty splice pipes of finished replies, for the next (--large-files splice)
+	outPool    sync.Pool  // outBufSize send buffers
+	smallPool  sync.Pool  // outSmallSize send buffers
 }
 
 func newLoop(s *Server, id, lfd int) (*loop, error) {
@@ -171,6 +172,11 @@ func (l *loop) close() {
 		l.release(c)
 	}
 	l.files.closeAll()
+	for _, pp := range l.pipes { // the ring is closed: nothing splices through them
+		unix.Close(pp.fds[0])
+		unix.Close(pp.fds[1])
+	}
+	l.pipes = nil
 	if stuck {
 		l.s.keepFailed(l)
 	} else if l.bufs != nil {
@@ -1094,6 +1100,7 @@ func (l *loop) finishReply(c *conn) {
 		c.file = nil
 	}
 	l.putOut(c)
+	l.putPipe(c)
 	if c.rep.close || l.stopping {
 		l.closeConn(c)
 		return
@@ -1202,7 +1209,7 @@ func (l *loop) release(c *conn) {
 	}
 	l.putOut(c)
 	c.in = nil
-	if c.pipe[0] > 0 {
+	if c.pipe[0] > 0 { // it may hold part of a file: never reused
 		unix.Close(c.pipe[0])
 		unix.Close(c.pipe[1])
 		c.pipe = [2]int{}
