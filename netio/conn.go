@@ -45,6 +45,7 @@ type conn struct {
 	eof                    bool
 	waitHead               bool // a partial request head is buffered (read-header deadline)
 	queuedAtStop           bool // accepted from the listener's queue at shutdown: wait for its request
+	opener                 bool // its open of key is the one others wait for (loop.opening)
 	indexTry               bool // looking up dir/index.html
 
 	in    []byte // received, not yet consumed input
@@ -96,7 +97,7 @@ func (c *conn) open(fd int) {
 	c.sendArmed, c.queued, c.wantRecv, c.wantCancel, c.step = false, false, false, false, stepNone
 	c.readable = false
 	c.more, c.nonblock, c.pollOut = false, false, false
-	c.waitHead, c.indexTry, c.queuedAtStop = false, false, false
+	c.waitHead, c.indexTry, c.queuedAtStop, c.opener = false, false, false, false
 	c.in, c.inOff, c.skip = c.in[:0], 0, 0
 	c.scan.Reset()
 	c.inBody = false

@@ -49,6 +49,9 @@ type loop struct {
 	free    []int32
 	starved []int32 // conns whose receive found no free buffer
 	files   fileCache
+	// opening holds, per path whose open is in flight, the connections that asked for it
+	// meanwhile: they wait for that open instead of each opening the file (coalesced misses).
+	opening map[string][]openWaiter
 	plan    planner
 	pool    *poolIO // threadpool file IO, nil in uring mode
 
@@ -144,6 +147,7 @@ func (l *loop) setupRing() error {
 // still in flight (a forced shutdown) the loop's buffers stay mapped and reachable from
 // the Server instead of going back to a pool.
 func (l *loop) close() {
+	l.opening = nil // releasing an opener below must not start lookups on a closed ring
 	if l.r != nil {
 		l.r.Close()
 	}
@@ -761,6 +765,17 @@ func (l *loop) lookup(c *conn) {
 		l.haveFile(c, e)
 		return
 	}
+	if l.files.max > 0 {
+		if ws, ok := l.opening[string(c.key)]; ok {
+			l.opening[string(c.key)] = append(ws, openWaiter{c, c.gen})
+			return
+		}
+		if l.opening == nil {
+			l.opening = make(map[string][]openWaiter)
+		}
+		l.opening[string(c.key)] = nil
+		c.opener = true
+	}
 	// Open relative to the root, never above it: RESOLVE_BENEATH refuses "..", absolute
 	// paths and symlinks that lead out. O_NONBLOCK keeps a FIFO from blocking the open;
 	// regular files get it cleared before they are read.
@@ -788,18 +803,49 @@ func (l *loop) openInRing(c *conn) {
 	sqe, u := l.prep(opOpen, c)
 	sqe.PrepOpenat2(l.s.rootFd, &c.pathz[0], c.how)
 	sqe.UserData = u
+	l.s.pressure.opens.Add(1)
 }
 
 var dotPath = []byte(".")
+
+// openWaiter is a connection waiting for another's open of the same path.
+type openWaiter struct {
+	c   *conn
+	gen uint32
+}
+
+// openDone ends c's open of c.key, whatever its outcome, before c moves on (or, if c was
+// closed before its open ran, when it is released):
+// those that waited for it look the path up again, now mostly a cache hit (after a failure
+// one of them opens it again).
+func (l *loop) openDone(c *conn) {
+	if !c.opener {
+		return
+	}
+	c.opener = false
+	key := c.key
+	ws, ok := l.opening[string(key)]
+	if !ok {
+		return
+	}
+	delete(l.opening, string(key))
+	for _, w := range ws {
+		if w.c.gen == w.gen && !w.c.closing && w.c.fd >= 0 {
+			l.lookup(w.c)
+		}
+	}
+}
 
 func (l *loop) onOpen(c *conn, res int32) {
 	if c.closing {
 		if res >= 0 {
 			unix.Close(int(res))
 		}
+		l.openDone(c)
 		return
 	}
 	if res < 0 {
+		l.openDone(c)
 		l.openFailed(c, syscall.Errno(-res))
 		return
 	}
@@ -830,14 +876,17 @@ func (l *loop) onStatx(c *conn, res int32) {
 	c.openFd = -1
 	if c.closing {
 		unix.Close(fd)
+		l.openDone(c)
 		return
 	}
 	if res < 0 {
 		unix.Close(fd)
+		l.openDone(c)
 		l.openFailed(c, syscall.Errno(-res))
 		return
 	}
 	e, errno := l.files.add(c.key, fd, c.stx, l.now)
+	l.openDone(c)
 	if errno != 0 {
 		l.openFailed(c, errno)
 		return
@@ -1198,6 +1247,7 @@ func (l *loop) release(c *conn) {
 	}
 	unix.Close(c.fd)
 	c.fd = -1
+	l.openDone(c) // closed before its open ran: who waited for it looks again
 	if c.file != nil {
 		c.file.refs--
 		l.files.unpin(c.file, l)

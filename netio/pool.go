@@ -51,6 +51,7 @@ func (p *poolIO) open(c *conn) {
 		name = "."
 	}
 	c.poolBusy++
+	p.l.s.pressure.opens.Add(1)
 	j := poolJob{kind: poolOpen, c: c, gen: c.gen}
 	s := p.l.s
 	go func() {
@@ -255,14 +256,17 @@ func (l *loop) onPoolOpen(c *conn, f *fileio.File, errno syscall.Errno) {
 		if f != nil {
 			f.Close()
 		}
+		l.openDone(c)
 		return
 	}
 	if errno != 0 {
+		l.openDone(c)
 		l.openFailed(c, errno)
 		return
 	}
 	st := f.Info()
 	e, errno := l.files.addPool(c.key, f, st, l.now)
+	l.openDone(c)
 	if errno != 0 {
 		l.openFailed(c, errno)
 		return

@@ -21,4 +21,5 @@ type pressure struct {
 	// headExamined counts the bytes the request parser examined: a head that arrives a
 	// byte at a time must cost O(n), not O(n²).
 	headExamined atomic.Int64
+	opens        atomic.Int64 // files opened for lookups (cache misses that reached the kernel)
 }
