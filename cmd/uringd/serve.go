@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -178,7 +180,7 @@ func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
 			// Entries lost to a failing disk are announced on the error output, not as a
 			// JSON warning among the access log's own lines.
 			DropReport: logger.DropReportOnError,
-			OnError:    func(err error) { fmt.Fprintf(c.App.ErrWriter, "uringd: access log: %v\n", err) },
+			OnError:    (&errorLines{w: c.App.ErrWriter, every: time.Second}).report,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("access log: %w", err)
@@ -192,6 +194,36 @@ func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
 		cfg.AccessLog = al
 		return a, nil
 	}
+}
+
+// errorLines prints the access log's errors on the error output, at most one line per
+// interval: a full disk fails every batch, and a line per batch would flood the output.
+// The next line printed says how many were held back.
+type errorLines struct {
+	w     io.Writer
+	every time.Duration
+
+	mu     sync.Mutex
+	last   time.Time
+	held   int
+	lastEr error
+}
+
+func (e *errorLines) report(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	if !e.last.IsZero() && now.Sub(e.last) < e.every {
+		e.held++
+		e.lastEr = err
+		return
+	}
+	if e.held > 0 {
+		fmt.Fprintf(e.w, "uringd: access log: %d more errors in the last %v, the last: %v\n", e.held, now.Sub(e.last).Round(time.Millisecond), e.lastEr)
+		e.held = 0
+	}
+	e.last = now
+	fmt.Fprintf(e.w, "uringd: access log: %v\n", err)
 }
 
 // reopen opens the access log file again after logrotate renamed it (SIGHUP).

@@ -278,3 +278,22 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorLinesHeldBack: errors coming faster than one a second print one line a second,
+// and the next line says how many were held back (a full disk fails every batch).
+func TestErrorLinesHeldBack(t *testing.T) {
+	var out strings.Builder
+	e := &errorLines{w: &out, every: 50 * time.Millisecond}
+	for i := range 100 {
+		e.report(fmt.Errorf("write failed %d", i))
+	}
+	time.Sleep(60 * time.Millisecond)
+	e.report(errors.New("write failed again"))
+	got := out.String()
+	if n := strings.Count(got, "\n"); n != 3 {
+		t.Fatalf("%d lines for 101 errors, want 3:\n%s", n, got)
+	}
+	if !strings.Contains(got, "99 more errors") || !strings.Contains(got, "write failed 99") {
+		t.Fatalf("the held-back errors are not counted:\n%s", got)
+	}
+}
