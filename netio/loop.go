@@ -241,6 +241,8 @@ func (l *loop) run() error {
 		if _, err := l.r.SubmitAndWaitBatch(l.batchTarget(), l.s.cfg.BatchWait, wait); err != nil && !errors.Is(err, ring.ErrTimeout) && !l.transient(err) {
 			return fmt.Errorf("netio: loop %d: %w", l.id, err)
 		}
+		// Handlers set deadlines from l.now: not from before a wait of up to a tick.
+		l.now = time.Now()
 		if l.reap() > 0 {
 			l.nomemSince = time.Time{} // completions come in: the loop is not stuck
 		}
