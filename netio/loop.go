@@ -485,7 +485,19 @@ func (l *loop) adopt(fd int, atStop bool) {
 	c.deadline = l.now.Add(l.s.cfg.ReadHeaderTimeout)
 	c.reqStart = l.now
 	c.queuedAtStop = atStop
+	if l.s.cfg.AccessLog != nil {
+		// Now: once the client has reset the connection getpeername fails (ENOTCONN), and
+		// its log line would have no address.
+		l.peerAddr(c)
+	}
 	l.armRecv(c)
+}
+
+// peerAddr stores c's peer address for the access log.
+func (l *loop) peerAddr(c *conn) {
+	if sa, err := unix.Getpeername(c.fd); err == nil {
+		c.remoteN = len(appendAddr(c.remote[:0], sa))
+	}
 }
 
 // drainListener runs once at shutdown, after the loop's accept is cancelled: it takes every
@@ -1367,13 +1379,11 @@ func (l *loop) shutdownStep() bool {
 	return false
 }
 
-// logAccess hands one entry to the access logger. The peer address is looked up once per
-// connection, on its first logged response.
+// logAccess hands one entry to the access logger. The peer address was looked up at accept
+// (or here, for a connection that had none).
 func (l *loop) logAccess(c *conn) {
 	if c.remoteN == 0 {
-		if sa, err := unix.Getpeername(c.fd); err == nil {
-			c.remoteN = len(appendAddr(c.remote[:0], sa))
-		}
+		l.peerAddr(c)
 	}
 	e := &l.entry
 	*e = AccessEntry{
