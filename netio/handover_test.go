@@ -86,6 +86,7 @@ func handoverRoot(t *testing.T, who string) string {
 // first server's listeners stayed open during the drain: the connections the kernel gave
 // them waited unaccepted, and were reset when it ended.)
 func TestShutdownHandsOver(t *testing.T) {
+	t.Parallel() // waits on timers mostly: overlaps with the others that do
 	for _, m := range handoverModes() {
 		t.Run(m.name, func(t *testing.T) {
 			_, rs1 := startTuned(t, m, handoverRoot(t, "one"), ringTuning{}, nil)
@@ -135,6 +136,7 @@ func TestShutdownHandsOver(t *testing.T) {
 // connection is refused at once (the listener is shut), not left waiting in a queue nobody
 // accepts from until the drain ends.
 func TestShutdownRefusesNew(t *testing.T) {
+	t.Parallel() // waits on timers mostly: overlaps with the others that do
 	for _, m := range handoverModes() {
 		t.Run(m.name, func(t *testing.T) {
 			_, rs := startTuned(t, m, handoverRoot(t, "one"), ringTuning{}, nil)

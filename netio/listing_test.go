@@ -18,6 +18,11 @@ import (
 func hugeDirRoot(t *testing.T, n int) string {
 	t.Helper()
 	root := t.TempDir()
+	// On a tmpfs if there is one: creating 100 000 files on a journaled disk took 12 s.
+	if shm, err := os.MkdirTemp("/dev/shm", "uringd-huge"); err == nil {
+		root = shm
+		t.Cleanup(func() { os.RemoveAll(shm) })
+	}
 	write(t, filepath.Join(root, "hello.txt"), []byte("hello, uringd\n"))
 	dir := filepath.Join(root, "huge")
 	if err := os.Mkdir(dir, 0o755); err != nil {

@@ -85,6 +85,7 @@ func answeredOf(addr string, n int) (answered, unanswered, refused int) {
 // the other loops close their connections, and the listeners are closed so that the kernel
 // refuses new connections rather than queueing them on a listener nobody accepts from.
 func TestLoopFailureStopsServer(t *testing.T) {
+	t.Parallel() // waits on timers mostly: overlaps with the others that do
 	root := testRoot(t)
 	for _, m := range []mode{modes()[0], modes()[3], modes()[4]} { // uring, threadpool, 5.10
 		t.Run(m.name, func(t *testing.T) {
@@ -151,6 +152,7 @@ func TestLoopFailureStopsServer(t *testing.T) {
 // TestLoopFailureRefusesDuringDrain: while a healthy loop is still finishing in-flight
 // responses, a new connection is already refused.
 func TestLoopFailureRefusesDuringDrain(t *testing.T) {
+	t.Parallel() // waits on timers mostly: overlaps with the others that do
 	root := t.TempDir()
 	big := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB: more than socket buffers hold
 	write(t, root+"/big.bin", big)

@@ -501,6 +501,7 @@ func TestConcurrentLargeFiles(t *testing.T) {
 }
 
 func TestTimeouts(t *testing.T) {
+	t.Parallel() // waits on timers mostly: overlaps with the others that do
 	root := testRoot(t)
 	eachMode(t, func(t *testing.T, m mode) {
 		rs := start(t, m, root, func(c *Config) {
@@ -576,6 +577,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel() // waits on timers mostly: overlaps with the others that do
 	root := testRoot(t)
 	eachMode(t, func(t *testing.T, m mode) {
 		var mu sync.Mutex

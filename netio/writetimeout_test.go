@@ -17,6 +17,7 @@ import (
 // is cut within about the timeout. (Before issue 18 the timeout was a deadline for the whole
 // response, and the slow but steady download was cut.)
 func TestWriteTimeoutBetweenWrites(t *testing.T) {
+	t.Parallel() // waits on timers mostly: overlaps with the others that do
 	const size, timeout = 8 << 20, 800 * time.Millisecond
 	data := make([]byte, size)
 	rand.New(rand.NewSource(3)).Read(data)
