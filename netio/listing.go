@@ -3,12 +3,15 @@ package netio
 import (
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/uringd/uringd/netio/internal/http1"
 )
@@ -90,7 +93,7 @@ func (s *Server) loopFailed(l *loop) bool {
 // MaxListingEntries says the directory has more, and the listing is cut. The cut keeps the
 // work bounded: a directory of millions of entries is not read to the end for one page.
 func readDirCut(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
-	f, err := s.root.Open(dir)
+	f, err := openDirBeneath(s, dir)
 	if err != nil {
 		return nil, errnoOf(err)
 	}
@@ -105,6 +108,24 @@ func readDirCut(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
 	}
 	slices.SortFunc(entries, func(a, b http1.DirEntry) int { return strings.Compare(a.Name, b.Name) })
 	return entries, 0
+}
+
+// openDirBeneath opens dir beneath the root for reading its entries. openat2 with
+// RESOLVE_BENEATH needs only search permission on the directories above it, as serving a
+// file does (os.Root opens each of them for reading: a readable directory inside an
+// execute-only one got 403); os.Root remains for kernels without openat2.
+func openDirBeneath(s *Server, dir string) (*os.File, error) {
+	fd, err := unix.Openat2(s.rootFd, dir, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	switch {
+	case err == nil:
+		return os.NewFile(uintptr(fd), dir), nil
+	case errors.Is(err, syscall.ENOSYS):
+		return s.root.Open(dir)
+	}
+	return nil, &os.PathError{Op: "openat2", Path: dir, Err: err}
 }
 
 func (l *loop) onListing(c *conn, entries []http1.DirEntry, errno syscall.Errno) {

@@ -271,18 +271,27 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.root, err = os.OpenRoot(cfg.Root); err != nil {
 		return nil, fmt.Errorf("netio: open root: %w", err)
 	}
+	// Every engine opens directories for listings beneath it (openDirBeneath).
+	if s.rootFd, err = unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		s.root.Close()
+		return nil, fmt.Errorf("netio: open root %s: %w", cfg.Root, err)
+	}
 	if cfg.Net == "std" {
-		if cfg.JoinPort {
+		closeRoot := func() {
 			s.root.Close()
+			unix.Close(s.rootFd)
+		}
+		if cfg.JoinPort {
+			closeRoot()
 			return nil, errors.New("netio: JoinPort needs the uring engine (the std engine listens without SO_REUSEPORT)")
 		}
 		if err := probeAddr(cfg.Addr); err != nil {
-			s.root.Close()
+			closeRoot()
 			return nil, err
 		}
 		s.std, err = newStdServer(s)
 		if err != nil {
-			s.root.Close()
+			closeRoot()
 			if errors.Is(err, unix.EADDRINUSE) {
 				return nil, addrInUse(cfg.Addr, nil)
 			}
@@ -293,16 +302,13 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	f, err := ring.Probe(cfg.KernelCompat)
 	if err != nil {
+		s.closeFds()
 		return nil, fmt.Errorf("netio: cannot use io_uring: %w (run with the std network engine: --net std)", err)
 	}
 	s.features = f
 	s.sendfileOK = SendfileUsable(f)
 	if cfg.LargeFiles == "sendfile" && !s.sendfileOK && cfg.FileIO == "uring" {
 		cfg.Logf("large files: sendfile needs cachestat(2) (Linux 6.5+, kernel here %s); they go by READ+SEND", f.Effective())
-	}
-	s.rootFd, err = unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("netio: open root %s: %w", cfg.Root, err)
 	}
 	if cfg.FileIO == "threadpool" {
 		if s.fileDir, err = fileio.OpenDir(cfg.Root); err == nil {

@@ -16,7 +16,8 @@ import (
 // TestServeExecOnlyDir runs the real binary as nobody in every engine over a root whose
 // directories are execute-only (0711, 0111): search permission is all a path needs, so
 // their files are served (200, their bytes) as nginx serves them; a listing of such a
-// directory needs read permission and is refused (403). Root bypasses the permission
+// directory needs read permission and is refused (403), while a readable directory inside
+// one is listed. Root bypasses the permission
 // checks, so the server runs as uid/gid 65534.
 func TestServeExecOnlyDir(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -48,6 +49,7 @@ func TestServeExecOnlyDir(t *testing.T) {
 		"x/f.txt":       "in a 0711 directory\n",
 		"y/f.txt":       "in a 0111 directory\n",
 		"x/inner/f.txt": "in a 0111 directory in a 0711 one\n",
+		"x/open/g.txt":  "in a readable directory in a 0711 one\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(root, name)
@@ -101,6 +103,11 @@ func TestServeExecOnlyDir(t *testing.T) {
 				if code, _ := get(url + dir); code != 403 {
 					t.Errorf("GET %s (execute-only, no index.html) as nobody: %d; want 403 (a listing needs read permission)", dir, code)
 				}
+			}
+			// A readable directory inside an execute-only one is listed: search permission
+			// on the way is enough, as for its files.
+			if code, body := get(url + "/x/open/"); code != 200 || !strings.Contains(body, "g.txt") {
+				t.Errorf("GET /x/open/ (0755 inside 0711) as nobody: %d %q; want 200 and a listing", code, body)
 			}
 		})
 	}
