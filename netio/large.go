@@ -273,6 +273,9 @@ func (l *loop) onSpliceOut(c *conn, res int32) {
 		return
 	}
 	if res <= 0 {
+		if res == -int32(syscall.ECANCELED) && !c.readFailed {
+			l.fileChanged(c) // its splice-in came up short and broke the link (no CQE_SKIP_SUCCESS)
+		}
 		l.closeConn(c) // the pipe may hold part of the file: it goes with the connection
 		return
 	}
