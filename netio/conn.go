@@ -43,10 +43,12 @@ type conn struct {
 	wantRecv, wantCancel   bool // what it waits there to arm
 	step                   step // the reply's next SQE, when that is what waits there
 	eof                    bool
-	waitHead               bool // a partial request head is buffered (read-header deadline)
-	queuedAtStop           bool // accepted from the listener's queue at shutdown: wait for its request
-	opener                 bool // its open of key is the one others wait for (loop.opening)
-	indexTry               bool // looking up dir/index.html
+	waitHead               bool  // a partial request head is buffered (read-header deadline)
+	queuedAtStop           bool  // accepted from the listener's queue at shutdown: wait for its request
+	opener                 bool  // its open of key is the one others wait for (loop.opening)
+	kcancels               uint8 // its OPENAT2/STATX the kernel cancelled unasked, in a row
+	injected               bool  // its OPENAT2/STATX is a NOP standing for a cancellation (ringTuning.cancelEvery)
+	indexTry               bool  // looking up dir/index.html
 
 	in    []byte // received, not yet consumed input
 	inOff int
@@ -97,7 +99,7 @@ func (c *conn) open(fd int) {
 	c.sendArmed, c.queued, c.wantRecv, c.wantCancel, c.step = false, false, false, false, stepNone
 	c.readable = false
 	c.more, c.nonblock, c.pollOut = false, false, false
-	c.waitHead, c.indexTry, c.queuedAtStop, c.opener = false, false, false, false
+	c.waitHead, c.indexTry, c.queuedAtStop, c.opener, c.kcancels, c.injected = false, false, false, false, 0, false
 	c.in, c.inOff, c.skip = c.in[:0], 0, 0
 	c.scan.Reset()
 	c.inBody = false

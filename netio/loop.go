@@ -87,6 +87,7 @@ type loop struct {
 	wakeBuf    *[8]byte
 	wakeArm    bool
 	pipes      []pipePair // empty splice pipes of finished replies, for the next (--large-files splice)
+	injectN    uint64     // OPENAT2/STATX prepared, for ringTuning.cancelEvery
 	outPool    sync.Pool  // outBufSize send buffers
 	smallPool  sync.Pool  // outSmallSize send buffers
 }
@@ -816,11 +817,30 @@ func (l *loop) openInRing(c *conn) {
 	}
 	sqe, u := l.prep(opOpen, c)
 	sqe.PrepOpenat2(l.s.rootFd, &c.pathz[0], c.how)
+	l.injectCancel(sqe, c)
 	sqe.UserData = u
 	l.s.pressure.opens.Add(1)
 }
 
 var dotPath = []byte(".")
+
+// maxKernelCancels bounds how often an OPENAT2 or STATX the kernel cancelled unasked is
+// submitted again. Both always run on io-wq workers, and the kernel cancels queued io-wq work
+// it cannot start a worker for while other threads of the process come and go (seen on 6.1:
+// "open /odd.bin: operation canceled", a 500), though the loop's thread lives on; such work
+// never ran. The loop never cancels these itself (closeConn cancels only receives and polls).
+const maxKernelCancels = 8
+
+// cancelledUnasked reports whether res is such a cancellation of c's open or stat, to be
+// submitted again; any other result ends the run of them.
+func (l *loop) cancelledUnasked(c *conn, res int32) bool {
+	if res != -int32(syscall.ECANCELED) || c.kcancels >= maxKernelCancels {
+		c.kcancels = 0
+		return false
+	}
+	c.kcancels++
+	return true
+}
 
 // openWaiter is a connection waiting for another's open of the same path.
 type openWaiter struct {
@@ -850,12 +870,37 @@ func (l *loop) openDone(c *conn) {
 	}
 }
 
+// injectCancel turns sqe into a NOP standing for a cancelled one (tests: cancelEvery).
+func (l *loop) injectCancel(sqe *ring.SQE, c *conn) {
+	if l.s.tune.cancelEvery == 0 {
+		return
+	}
+	if l.injectN++; l.injectN%l.s.tune.cancelEvery == 0 {
+		sqe.PrepNop()
+		c.injected = true
+	}
+}
+
+// injectedResult is res, or -ECANCELED for an injected cancellation's NOP.
+func injectedResult(c *conn, res int32) int32 {
+	if c.injected {
+		c.injected = false
+		return -int32(syscall.ECANCELED)
+	}
+	return res
+}
+
 func (l *loop) onOpen(c *conn, res int32) {
+	res = injectedResult(c, res)
 	if c.closing {
 		if res >= 0 {
 			unix.Close(int(res))
 		}
 		l.openDone(c)
+		return
+	}
+	if l.cancelledUnasked(c, res) {
+		l.openInRing(c) // it never ran: again
 		return
 	}
 	if res < 0 {
@@ -876,6 +921,7 @@ func (l *loop) statxInRing(c *conn) {
 	}
 	sqe, u := l.prep(opStatx, c)
 	sqe.PrepStatx(c.openFd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE|unix.STATX_MTIME, c.stx)
+	l.injectCancel(sqe, c)
 	sqe.UserData = u
 }
 
@@ -886,6 +932,11 @@ func (l *loop) openFailed(c *conn, errno syscall.Errno) {
 }
 
 func (l *loop) onStatx(c *conn, res int32) {
+	res = injectedResult(c, res)
+	if !c.closing && l.cancelledUnasked(c, res) {
+		l.statxInRing(c) // it never ran: again, on the same fd
+		return
+	}
 	fd := c.openFd
 	c.openFd = -1
 	if c.closing {

@@ -13,6 +13,9 @@ type ringTuning struct {
 	sqEntries, cqEntries uint32
 	faults               *ring.Faults
 	poolDepth            int // threadpool mode: the fileio Queue's depth instead of 4096
+	// cancelEvery > 0 makes every cancelEvery-th OPENAT2 or STATX a NOP whose completion
+	// reads -ECANCELED: what the kernel's unasked cancellations of io-wq work look like.
+	cancelEvery uint64
 }
 
 // pressure counts what tests need to see of the loops' work: full SQs, parsing.
