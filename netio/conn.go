@@ -69,23 +69,28 @@ type conn struct {
 	stx    *unix.Statx_t
 	openFd int
 
-	rep          reply
-	file         *fileEntry
-	piece        int
-	pieceDone    int64
-	out          []byte
-	outLen       int
-	outSent      int
-	readFailed   bool
-	more         bool         // the chunk being sent is a head whose body follows: MSG_MORE
-	pipe         [2]int       // for SPLICE of large files: read end, write end (0: none yet)
-	spliceLeft   int          // bytes in the pipe still to go to the socket
-	pipeSize     int64        // what the pipe holds: the most one splice pair moves
-	nonblock     bool         // O_NONBLOCK is set on fd (for sendfile)
-	pollOut      bool         // a POLL for writability is armed (sendfile met a full socket)
-	readsPending int          // threadpool reads of the current chunk not yet completed
-	ops          [8]fileio.Op // those reads, owned by the fileio queue until reaped
-	poolBusy     int          // threadpool operations in flight for this conn
+	rep       reply
+	file      *fileEntry
+	piece     int
+	pieceDone int64
+	// Where the chunk in flight began, so a chain the kernel cancelled unasked can be sent
+	// again from there (chainRetry: its first cancelled op has been seen).
+	chunkPiece     int
+	chunkPieceDone int64
+	chainRetry     bool
+	out            []byte
+	outLen         int
+	outSent        int
+	readFailed     bool
+	more           bool         // the chunk being sent is a head whose body follows: MSG_MORE
+	pipe           [2]int       // for SPLICE of large files: read end, write end (0: none yet)
+	spliceLeft     int          // bytes in the pipe still to go to the socket
+	pipeSize       int64        // what the pipe holds: the most one splice pair moves
+	nonblock       bool         // O_NONBLOCK is set on fd (for sendfile)
+	pollOut        bool         // a POLL for writability is armed (sendfile met a full socket)
+	readsPending   int          // threadpool reads of the current chunk not yet completed
+	ops            [8]fileio.Op // those reads, owned by the fileio queue until reaped
+	poolBusy       int          // threadpool operations in flight for this conn
 
 	remote  [64]byte // peer address text for access logs
 	remoteN int

@@ -213,6 +213,7 @@ func (l *loop) splice(c *conn, fd int, p *piece) bool {
 	}
 	n := min(p.n-c.pieceDone, c.pipeSize)
 	// Both SQEs come out of fillAndSend's reservation, so the link holds.
+	l.injectChainCancel(c)
 	sqe, u := l.prep(opSpliceIn, c)
 	sqe.PrepSplice(fd, p.off+c.pieceDone, c.pipe[1], -1, uint32(n), 0)
 	sqe.UserData = u
@@ -270,6 +271,10 @@ func (l *loop) onSpliceOut(c *conn, res int32) {
 		// The socket is full. The kernel (6.x) may return EAGAIN from an io-wq splice into
 		// a socket even without SPLICE_F_NONBLOCK: wait for room in the ring, then again.
 		l.armPollOut(c)
+		return
+	}
+	if res == -int32(syscall.ECANCELED) && c.chainRetry && !c.closing {
+		l.retryChain(c) // its splice-in was cancelled unasked: the pipe is empty
 		return
 	}
 	if res <= 0 {

@@ -403,7 +403,16 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 		l.onRecv(c, res, flags)
 	case opPoll:
 		l.onPoll(c, res)
+	case opInject:
+		// With CQE_SKIP_SUCCESS the chain's own CQEs are skipped: this stands for its first.
+		if l.skipRead && !l.chainCancelled(c, -int32(syscall.ECANCELED)) {
+			c.readFailed = true
+			l.chainFailed(c, -int32(syscall.ECANCELED))
+		}
 	case opSpliceIn:
+		if l.chainCancelled(c, res) {
+			break
+		}
 		if res < 0 {
 			c.readFailed = true
 			if !c.closing {
@@ -881,6 +890,31 @@ func (l *loop) injectCancel(sqe *ring.SQE, c *conn) {
 	}
 }
 
+// injectRoom is the SQE a chain may need for injectChainCancel.
+func (l *loop) injectRoom() int {
+	if l.s.tune.cancelEvery > 0 {
+		return 1
+	}
+	return 0
+}
+
+// injectChainCancel (tests: cancelEvery) puts, ahead of the chain about to be prepared, a
+// READ of 1 byte from the loop's eventfd linked to it: it fails when it runs (EINVAL), so
+// the kernel cancels the rest of the chain as it does work it cannot start, and the CQEs
+// that come are those of a chain whose first op the kernel cancelled.
+func (l *loop) injectChainCancel(c *conn) {
+	if l.s.tune.cancelEvery == 0 {
+		return
+	}
+	if l.injectN++; l.injectN%l.s.tune.cancelEvery != 0 {
+		return
+	}
+	sqe, u := l.prep(opInject, c)
+	sqe.PrepRead(l.wakeFd, l.wakeBuf[:1], 0)
+	sqe.UserData = u
+	l.link(sqe)
+}
+
 // injectedResult is res, or -ECANCELED for an injected cancellation's NOP.
 func injectedResult(c *conn, res int32) int32 {
 	if c.injected {
@@ -1023,11 +1057,12 @@ func (l *loop) startReply(c *conn) {
 func (l *loop) fillAndSend(c *conn) {
 	// The whole chain is reserved up front: its SQEs must reach the kernel in one
 	// io_uring_enter, since a link does not carry over to the next one.
-	if !l.reserve(l.chainMax) {
+	if !l.reserve(l.chainMax + l.injectRoom()) {
 		l.deferStep(c, stepFill)
 		return
 	}
 	rep := &c.rep
+	c.chunkPiece, c.chunkPieceDone, c.chainRetry = c.piece, c.pieceDone, false
 	if c.out == nil {
 		if rep.total <= outSmallSize {
 			c.out = *(l.smallPool.Get().(*[]byte))
@@ -1101,6 +1136,9 @@ func (l *loop) fillAndSend(c *conn) {
 		}
 		return
 	}
+	if nreads > 0 {
+		l.injectChainCancel(c)
+	}
 	for _, rd := range reads[:nreads] {
 		sqe, u := l.prep(opRead, c)
 		sqe.PrepRead(fd, c.out[rd.lo:rd.lo+rd.n], uint64(rd.off))
@@ -1136,6 +1174,9 @@ func (l *loop) send(c *conn) {
 }
 
 func (l *loop) onRead(c *conn, res int32) {
+	if l.chainCancelled(c, res) {
+		return // the SEND's ECANCELED (or, with CQE_SKIP_SUCCESS, this) sends the chunk again
+	}
 	if res < 0 {
 		c.readFailed = true
 		if !c.closing {
@@ -1158,10 +1199,41 @@ func (l *loop) chainFailed(c *conn, res int32) {
 	}
 	c.sendArmed = false
 	c.inflight--
+	if c.chainRetry && !c.closing {
+		l.retryChain(c) // the kernel posts nothing more for this chain
+		return
+	}
 	if !c.closing && res >= 0 {
 		l.fileChanged(c)
 	}
 	l.closeConn(c)
+}
+
+// chainCancelled reports whether res is the kernel's unasked cancellation of a READ or
+// SPLICE of c's chain (io-wq work it could not start a worker for; it never ran), with
+// tries left: the chunk is then sent again from where it began (retryChain), once the
+// chain's last CQE is in. Later ops of the same chain, cancelled by the broken link, are
+// part of the same retry.
+func (l *loop) chainCancelled(c *conn, res int32) bool {
+	if c.chainRetry {
+		return res == -int32(syscall.ECANCELED) || res >= 0
+	}
+	if res != -int32(syscall.ECANCELED) || c.closing || c.readFailed || c.kcancels >= maxKernelCancels {
+		return false
+	}
+	c.kcancels++
+	c.chainRetry = true
+	if l.skipRead {
+		l.chainFailed(c, res) // no CQE comes for the rest: retry now
+	}
+	return true
+}
+
+// retryChain sends c's chunk again from its first byte; nothing of it reached the socket.
+func (l *loop) retryChain(c *conn) {
+	c.chainRetry = false
+	c.piece, c.pieceDone, c.spliceLeft = c.chunkPiece, c.chunkPieceDone, 0
+	l.fillAndSend(c)
 }
 
 // fileChanged says that c's file came up short (it shrank while cached or being sent) and
@@ -1178,6 +1250,10 @@ func (l *loop) onSend(c *conn, res int32) {
 	}
 	if res < 0 {
 		if syscall.Errno(-res) == syscall.ECANCELED {
+			if c.chainRetry {
+				l.retryChain(c) // a READ before it was cancelled unasked
+				return
+			}
 			if !c.readFailed {
 				l.fileChanged(c)
 			}
@@ -1196,6 +1272,7 @@ func (l *loop) onSend(c *conn, res int32) {
 
 // nextChunk sends the next part of c's reply, or finishes the reply when all is sent.
 func (l *loop) nextChunk(c *conn) {
+	c.kcancels = 0
 	if c.piece < len(c.rep.pieces) {
 		l.fillAndSend(c)
 		return

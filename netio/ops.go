@@ -20,6 +20,7 @@ const (
 	opSpliceIn
 	opSpliceOut
 	opPollOut
+	opInject // tests: a failing read ahead of a chain, standing for the kernel's cancellation
 	numOps
 )
 
@@ -54,6 +55,7 @@ var ops = [numOps]opInfo{
 	opSpliceIn:  {name: "splice file", conn: true, skippable: true},
 	opSpliceOut: {name: "splice socket", conn: true, tail: true},
 	opPollOut:   {name: "poll out", conn: true},
+	opInject:    {name: "injected failure", conn: true},
 }
 
 func ud(op token.Kind, slot int32, gen uint32) uint64 {
