@@ -78,6 +78,7 @@ type conn struct {
 	chunkPiece     int
 	chunkPieceDone int64
 	chainRetry     bool
+	spliceShort    bool // the chunk's splice-in moved less than asked (its link is broken)
 	out            []byte
 	outLen         int
 	outSent        int

@@ -277,6 +277,14 @@ func (l *loop) onSpliceOut(c *conn, res int32) {
 		l.retryChain(c) // its splice-in was cancelled unasked: the pipe is empty
 		return
 	}
+	if res == -int32(syscall.ECANCELED) && !c.spliceShort && !c.readFailed && c.kcancels < maxKernelCancels {
+		// The splice-in moved all it was asked (or this is a later splice-out of what the
+		// pipe holds) and the kernel cancelled this one unasked (it runs on io-wq): the pipe
+		// still holds spliceLeft bytes, so it goes again.
+		c.kcancels++
+		l.spliceOut(c)
+		return
+	}
 	if res <= 0 {
 		if res == -int32(syscall.ECANCELED) && !c.readFailed {
 			l.fileChanged(c) // its splice-in came up short and broke the link (no CQE_SKIP_SUCCESS)

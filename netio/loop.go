@@ -27,6 +27,7 @@ const (
 	maxInBuffered = 256 << 10 // unanswered input beyond this, while receiving, closes the connection
 	inHighWater   = 64 << 10  // unanswered (pipelined) input at which a connection stops receiving
 	inLowWater    = 16 << 10  // ... and below which it receives again
+	inCompactAt   = 16 << 10  // consumed input at which the rest moves to the front of c.in
 	tick          = 250 * time.Millisecond
 	// acceptPause is how long a loop stops accepting after the process or the system ran out
 	// of file descriptors (nginx waits 500 ms too): accepting again at once only spins on
@@ -418,6 +419,8 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 			if !c.closing {
 				l.s.cfg.Logf("loop %d: splice %s: %v", l.id, c.key, syscall.Errno(-res))
 			}
+		} else if int(res) < c.spliceLeft {
+			c.spliceShort = true // the file shrank: the link is broken (see onSpliceOut)
 		}
 		l.chainFailed(c, res)
 	case opSpliceOut:
@@ -674,17 +677,18 @@ func (l *loop) pauseRecv(c *conn, multishot bool) {
 // process serves what c's input holds, then receives again if it was paused and enough of
 // it has been answered.
 func (l *loop) process(c *conn) {
+	if c.state == stateIdle && !c.inBody && c.inOff >= inCompactAt {
+		// Nothing refers to the consumed prefix now (the last request is answered, and a
+		// partial head is scanned relative to inOff): move the rest to the front, so a
+		// client that always keeps some requests unanswered does not grow c.in forever.
+		c.in = c.in[:copy(c.in, c.in[c.inOff:])]
+		c.inOff = 0
+	}
 	l.serveInput(c)
 	if !c.recvPaused || c.closing || len(c.in)-c.inOff >= inLowWater {
 		return
 	}
 	c.recvPaused = false
-	if c.state == stateIdle && !c.inBody && c.inOff > 0 {
-		// Nothing refers to the consumed prefix now (the last request is answered, and a
-		// partial head is scanned relative to inOff): move the rest to the front.
-		c.in = c.in[:copy(c.in, c.in[c.inOff:])]
-		c.inOff = 0
-	}
 	l.armRecv(c)
 }
 
@@ -1062,7 +1066,7 @@ func (l *loop) fillAndSend(c *conn) {
 		return
 	}
 	rep := &c.rep
-	c.chunkPiece, c.chunkPieceDone, c.chainRetry = c.piece, c.pieceDone, false
+	c.chunkPiece, c.chunkPieceDone, c.chainRetry, c.spliceShort = c.piece, c.pieceDone, false, false
 	if c.out == nil {
 		if rep.total <= outSmallSize {
 			c.out = *(l.smallPool.Get().(*[]byte))
