@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // BufferGroup is a set of equal-sized receive buffers the kernel picks from (buffer
@@ -155,6 +156,7 @@ func (r *Ring) internalSQE() (*SQE, error) {
 // returns its result; PeekBatch drops the CQE later. Used at setup and teardown only.
 func (r *Ring) awaitInternal() (int32, error) {
 	cq := &r.cq
+	var nomemSince time.Time
 	for {
 		tail := atomic.LoadUint32(cq.ktail)
 		for h := cq.head; h != tail; h++ {
@@ -164,8 +166,24 @@ func (r *Ring) awaitInternal() (int32, error) {
 				return res, nil
 			}
 		}
-		if _, err := r.enter(r.flush(), cq.ready()+1, enterGetEvents); err != nil && !errors.Is(err, ErrBusy) {
+		_, err := r.enter(r.flush(), cq.ready()+1, enterGetEvents)
+		switch {
+		case err == nil, errors.Is(err, ErrBusy):
+		case errors.Is(err, syscall.ENOMEM):
+			// No memory for the request now: it stays in the SQ, tried again for up to
+			// internalNomemWait before the setup or teardown gives up.
+			if nomemSince.IsZero() {
+				nomemSince = time.Now()
+			} else if time.Since(nomemSince) > internalNomemWait {
+				return 0, err
+			}
+			time.Sleep(time.Millisecond)
+		default:
 			return 0, err
 		}
 	}
 }
+
+// internalNomemWait bounds how long awaitInternal retries an io_uring_enter refused with
+// ENOMEM (a transient shortage, or a test's injected fault) for a buffer group's request.
+const internalNomemWait = 2 * time.Second

@@ -154,3 +154,26 @@ func TestWaitAfterEAGAINWithNothingInFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestBufferGroupSetupRidesOutENOMEM: a buffer group made by PROVIDE_BUFFERS (5.10) waits
+// for its request's completion; io_uring_enter refused with ENOMEM, a transient shortage,
+// is tried again rather than failing the group (and with it a netio loop at start: the 5.10
+// VM's "receive buffers: ... cannot allocate memory", which stopped the server).
+func TestBufferGroupSetupRidesOutENOMEM(t *testing.T) {
+	var refused atomic.Int64
+	faults := &Faults{Enter: func(c EnterCall) Fault {
+		if c.ToSubmit > 0 && refused.Add(1) <= 3 {
+			return Fault{Errno: unix.ENOMEM}
+		}
+		return Fault{}
+	}}
+	r := newRing(t, Options{Entries: 8, KernelCompat: "5.10", Faults: faults})
+	g, err := r.NewBufferGroup(5, 4, 64)
+	if err != nil {
+		t.Fatalf("buffer group with 3 ENOMEM refusals: %v", err)
+	}
+	defer g.Close()
+	if refused.Load() < 3 {
+		t.Fatalf("only %d refusals injected", refused.Load())
+	}
+}
