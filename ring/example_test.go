@@ -2,10 +2,15 @@ package ring_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/uringd/uringd/ring"
 )
@@ -75,4 +80,64 @@ func ExampleNotifier() {
 	r.Submit()
 	fmt.Println("woken:", <-done == nil, "ready:", r.CQReady())
 	// Output: woken: true ready: 1
+}
+
+// An event loop's round trip: prepare several SQEs, submit them with one io_uring_enter,
+// then take the completions in one batch and give their slots back with one Advance.
+func ExampleRing_PeekBatch() {
+	r, err := ring.New(ring.Options{Entries: 8})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	for token := uint64(1); token <= 3; token++ {
+		sqe := r.GetSQE() // nil only when the SQ is full
+		sqe.PrepNop()     // completes at once with result 0
+		sqe.UserData = token
+	}
+	if _, err := r.SubmitAndWait(3); err != nil {
+		log.Fatal(err)
+	}
+	cqes := make([]*ring.CQE, 8)
+	n := r.PeekBatch(cqes)
+	for _, c := range cqes[:n] {
+		fmt.Println("token", c.UserData, "res", c.Res)
+	}
+	r.Advance(uint32(n)) // the CQEs may be overwritten from here on
+	fmt.Println("ready after Advance:", r.CQReady())
+	// Output:
+	// token 1 res 0
+	// token 2 res 0
+	// token 3 res 0
+	// ready after Advance: 0
+}
+
+// A failed operation completes with a negative errno in Res; CQE.Err turns it into an
+// *OpError that errors.Is matches against the errno or the io/fs sentinels.
+func ExampleCQE_Err() {
+	dir, _ := os.MkdirTemp("", "ring-example")
+	defer os.RemoveAll(dir)
+
+	r, err := ring.New(ring.Options{Entries: 8})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	path, _ := ring.BytePtr(filepath.Join(dir, "missing.txt")) // NUL-terminated, on the heap
+	sqe := r.GetSQE()
+	sqe.PrepOpenat(unix.AT_FDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	cqe, err := r.WaitCQE() // submits the SQE, then waits for its completion
+	if err != nil {
+		log.Fatal(err)
+	}
+	runtime.KeepAlive(path) // the kernel read it until the CQE arrived
+	err = cqe.Err(ring.OpOpenat)
+	r.Advance(1)
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, unix.ENOENT), errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// io_uring openat: no such file or directory
+	// true true
 }
