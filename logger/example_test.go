@@ -1,6 +1,8 @@
 package logger_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -135,4 +137,63 @@ func ExampleLogger_Write() {
 	fmt.Print(string(data))
 	// Output:
 	// 127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.5.0"
+}
+
+// A slog handler with options of its own: a stricter level than the Logger's, and ReplaceAttr
+// redacting an attribute. Typed and slog records still share one file.
+func ExampleLogger_NewHandler() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "app.log")
+
+	l, err := logger.New(logger.Options{Path: path}) // LevelInfo
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	sl := slog.New(l.NewHandler(&slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == "token" {
+				a.Value = slog.StringValue("REDACTED")
+			}
+			return a
+		},
+	}))
+
+	l.Info("typed record")               // the Logger's level: logged
+	sl.Info("below the handler's level") // filtered by the handler
+	sl.Warn("login failed", "user", "ann", "token", "s3cr3t")
+
+	l.Sync()
+	show(path)
+	// Output:
+	// {"time":"…","level":"INFO","msg":"typed record"}
+	// {"time":"…","level":"WARN","msg":"login failed","user":"ann","token":"REDACTED"}
+}
+
+// Stats accounts for every record that passed the level check: after Close each one is
+// either written or counted as dropped, here one logged too late.
+func ExampleLogger_Stats() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+
+	l, err := logger.New(logger.Options{Path: filepath.Join(dir, "app.log")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 3 {
+		l.Info("tick", logger.Int("i", i))
+	}
+	l.Debug("below the level: not a record at all")
+	l.Close()
+	err = l.Log(context.Background(), logger.LevelInfo, "after Close")
+
+	st := l.Stats()
+	fmt.Println("closed:", errors.Is(err, logger.ErrClosed))
+	fmt.Printf("accepted %d, written %d, dropped %d (after Close: %d)\n",
+		st.Accepted, st.Written, st.Dropped, st.DroppedClosed)
+	// Output:
+	// closed: true
+	// accepted 3, written 3, dropped 1 (after Close: 1)
 }
