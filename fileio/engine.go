@@ -269,18 +269,17 @@ type QueueOptions struct {
 	// Reap, which hand over everything gathered: the fewest system calls. 1 submits every
 	// operation as it is queued, as fio does by default (iodepth_batch_submit=1). The kernel
 	// plugs the block requests of one io_uring_enter and dispatches them together; a device
-	// that serves requests as they arrive (such as the virtio disk of the VM uringd's
-	// benchmarks ran on, +15-20% IOPS at queue depth 32) does better with 1. Ignored by the
-	// other engines, whose Submit hands each operation to a worker at once.
+	// that serves requests as they arrive (such as a virtio disk) stays busier with 1. Ignored
+	// by the other engines, whose Submit hands each operation to a worker at once.
 	Batch int
 	// Park makes the uring Queue's Reap park on an eventfd registered with the Queue's ring,
 	// read through Go's netpoller, instead of waiting inside io_uring_enter. Parked, the
 	// goroutine holds no OS thread while it waits; but the kernel then signals the eventfd
 	// for every completion, waking whichever thread sleeps in the netpoller each time, even
-	// while nobody waits (at 90k completions a second on 2 vCPUs: 20% more CPU; from the
-	// page cache, a third of the IOPS). By default Reap waits in io_uring_enter, as fio
-	// does: the Queue's one goroutine holds its thread while it waits, and no eventfd is
-	// registered. Notify always uses the eventfd. Ignored by the other engines.
+	// while nobody waits: more CPU, and from the page cache fewer IOPS (measured: see
+	// docs/results). By default Reap waits in io_uring_enter, as fio does: the Queue's one
+	// goroutine holds its thread while it waits, and no eventfd is registered. Notify always
+	// uses the eventfd. Ignored by the other engines.
 	Park bool
 }
 

@@ -30,13 +30,9 @@ import (
 // context switch per Op, and on a VM whose idle vCPUs halt, an exit to the hypervisor as well.
 // Every worker that has just run an Op spins this way, however many there are: a spinner
 // yields between looks, so spinners beyond the CPU count cost sched_yield calls, not CPUs,
-// and whenever one is around, a posted Op needs no futex wake. Capped at one spinner per
-// CPU, as before, 32 workers on 2 CPUs made 1.22 futex calls per 4 KiB O_DIRECT read against
-// 0.42 uncapped, at about the same CPU per read (21-22 µs, much of it spinning), and in
-// two sittings the median of 10 alternating rounds of `uringd bench file --engine
-// threadpool --threads 32` went from 0.87 to 0.91 and from 0.84 to 0.92 of fio psync x32
-// in the same rounds. A spinning worker
-// counts as searching, so submitters wake no sleeper for the Op it will take.
+// and whenever one is around, a posted Op needs no futex wake (a cap of one spinner per CPU
+// made a pool larger than the CPU count pay futex wakes again; measured: see docs/results).
+// A spinning worker counts as searching, so submitters wake no sleeper for the Op it will take.
 type pool struct {
 	workers   int
 	reqs      chan *Op
@@ -206,8 +202,8 @@ func (p *pool) worker(id int) {
 // scheduling tick stands still, and after 10ms the runtime's monitor (sysmon) treats it as
 // a goroutine that refuses to yield, takes its P away in every pread, and polls every 20µs
 // instead of backing off (see package internal/sched). A Gosched costs a locked goroutine
-// two thread handoffs, so it comes as rarely as it can: just inside the 10ms. Measured
-// against 5ms (internal/sched.Every) and none: 32 workers, 4 KiB O_DIRECT random reads.
+// two thread handoffs, so it comes as rarely as it can: just inside the 10ms (rather than
+// internal/sched.Every's shorter period; measured: see docs/results).
 const schedEvery = 9 * time.Millisecond
 
 // spinFor is how long a worker or a Reap looks for work before it sleeps in futex(2): a few
