@@ -4,9 +4,9 @@
 // threads that leave Go code only for system calls (io_uring_enter, pread, futex) and never
 // block in Go. The runtime's sysmon thread cannot tell such a goroutine from one that refuses
 // to yield: after 10ms on the same scheduling tick it retakes the goroutine's P in every
-// system call, and each retake resets sysmon's own sleep to 20µs. On a 2-core machine under
-// load that costs a tenth of a core in sysmon alone, and the retaken Ps make every syscall
-// exit slower. A Yielder passes the goroutine through the scheduler every few milliseconds,
+// system call, and each retake resets sysmon's own sleep to 20µs. Under load that keeps
+// sysmon itself busy, and the retaken Ps make every syscall exit slower (measured: see
+// docs/results). A Yielder passes the goroutine through the scheduler every few milliseconds,
 // which costs a couple of thread switches and keeps sysmon asleep.
 package sched
 
