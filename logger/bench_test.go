@@ -94,8 +94,8 @@ func BenchmarkDisabled(b *testing.B) {
 
 // BenchmarkLatency times every call of one producer logging four fields and reports the
 // caller's p50, p99 and p99.9. Each includes the clock reads around the call (time.Now and
-// time.Since: ~25 ns of the clock's own cost on a VM); `uringd bench log` measures that cost
-// and reports net figures too.
+// time.Since, the clock's own cost); `uringd bench log` measures that cost and reports net
+// figures too.
 func BenchmarkLatency(b *testing.B) {
 	for _, eng := range engines {
 		b.Run(string(eng), func(b *testing.B) {

@@ -10,26 +10,26 @@ import (
 
 // clock makes the timestamps of records, for one Logger.
 //
-// time.Now reads two clocks (wall and monotonic, two vDSO calls: ~45 ns on a VM). The clock
-// instead reads the time once per second of wall time, formats that second's date and time
-// once, and for every record in that second adds the time elapsed since that reading, so a
-// record costs one cheap counter read and nine digits of nanoseconds. Each new second takes
-// a fresh time.Now, so a stepped wall clock is picked up within a second, and allocates one
-// small object (one allocation per second, not per record).
+// time.Now reads two clocks (wall and monotonic, two vDSO calls). The clock instead reads
+// the time once per second of wall time, formats that second's date and time once, and for
+// every record in that second adds the time elapsed since that reading, so a record costs
+// one cheap counter read and nine digits of nanoseconds. Each new second takes a fresh
+// time.Now, so a stepped wall clock is picked up within a second, and allocates one small
+// object (one allocation per second, not per record).
 //
 // The elapsed time comes from one of two counters:
 //
-//   - Go's monotonic clock (time.Since: one vDSO call, ~24 ns on a VM). Wall and monotonic
-//     time run at the same NTP-adjusted rate, so the derived time matches time.Now.
+//   - Go's monotonic clock (time.Since: one vDSO call). Wall and monotonic time run at
+//     the same NTP-adjusted rate, so the derived time matches time.Now.
 //   - On amd64, when the kernel itself keeps time with the TSC (the clocksource is "tsc",
 //     which the kernel picks only for a constant, synchronised, invariant TSC), the
-//     processor's time-stamp counter (RDTSC: ~9 ns on the same VM), converted to
-//     nanoseconds with a rate measured against the monotonic clock (see calibrate): over
-//     the time since the Logger's first reading, provisionally (each such rate is used
-//     only for as long as its error allows, see provisionalRate) until that is 0.1 s, then
-//     over the last one to two seconds. The readings' own uncertainty keeps a derived time
-//     within 1 µs of time.Now. NTP adjusts the monotonic clock's rate, not the
-//     TSC's; a change of that rate (chrony starting to slew a large offset) makes derived
+//     processor's time-stamp counter (RDTSC: one instruction, cheaper than a vDSO call),
+//     converted to nanoseconds with a rate measured against the monotonic clock (see
+//     calibrate): over the time since the Logger's first reading, provisionally (each such
+//     rate is used only for as long as its error allows, see provisionalRate) until that
+//     is 0.1 s, then over the last one to two seconds. The readings' own uncertainty keeps
+//     a derived time within 1 µs of time.Now. NTP adjusts the monotonic clock's rate, not
+//     the TSC's; a change of that rate (chrony starting to slew a large offset) makes derived
 //     times drift from time.Now by the change times the time since the second's reading.
 //     Each new second compares the TSC's prediction with time.Now and measures the rate
 //     afresh if they differ by more than 20 µs. Until a rate is known, and whenever a
@@ -167,7 +167,7 @@ func (c *clock) next() instant {
 
 // sampleTSC reads the time and the TSC together: the TSC is read before and after time.Now
 // and the midpoint is kept, with the width between the two reads (its uncertainty). A width
-// above 4096 ticks (1.6 µs at 2.6 GHz; time.Now takes ~50 ns) means the goroutine was
+// above 4096 ticks (1.6 µs at 2.6 GHz, far longer than a time.Now) means the goroutine was
 // preempted or descheduled in between: it retries a few times, then returns tsc 0.
 func sampleTSC() (t time.Time, tsc, width uint64) {
 	for range 4 {
@@ -184,10 +184,10 @@ func sampleTSC() (t time.Time, tsc, width uint64) {
 // calibrate sets s's TSC rate, measured from the calibration anchor (an earlier reading) to
 // s's reading, and carries the anchor forward. The error of the rate is the two readings'
 // widths over the time between them; the rate is used only when that is below calMaxErr,
-// which typically takes calMin (readings ~50 ns wide). Until then, and when a reading is
-// too wide, s uses the previous second's rate if it had one, or the monotonic clock and a
-// retry time. The anchor moves to s's reading once it is calRenew old, so the rate follows
-// NTP's rate changes within a second or two.
+// which, with readings about as wide as a time.Now, typically takes calMin. Until then,
+// and when a reading is too wide, s uses the previous second's rate if it had one, or the
+// monotonic clock and a retry time. The anchor moves to s's reading once it is calRenew
+// old, so the rate follows NTP's rate changes within a second or two.
 func (s *second) calibrate(prev *second, width uint64) {
 	here := calibration{at: s.start, tsc: s.tsc0, width: width}
 	if prev != nil {
@@ -227,10 +227,10 @@ func (s *second) calibrate(prev *second, width uint64) {
 // half this reading's width (its midpoint) plus the rate's relative error, half the two
 // readings' widths over the ticks between them, times the ticks since this reading. The
 // reading holds for as many ticks as keep that below provisionalMaxErr; then read takes a
-// new one and measures the rate over the longer time, so each span is some twenty times
-// the last (the widths are ~50 ns) until calMin gives the full rate. Without this a new
-// Logger would read the monotonic clock (~24 ns on a VM, against ~9 for the TSC) for its
-// first calMin: in a logging burst that starts with the Logger, that is a million records.
+// new one and measures the rate over the longer time, so each span is many times the last
+// until calMin gives the full rate. Without this a new Logger would read the slower
+// monotonic clock for its first calMin, which in a logging burst that starts with the
+// Logger covers a great many records.
 func (s *second) provisionalRate(el time.Duration, ticks, width uint64) {
 	if el < provisionalMinEl {
 		return

@@ -103,10 +103,9 @@ const (
 
 // Defaults used for zero Options fields.
 //
-// DefaultBufferSize is 512 KiB (4 MiB for the 8 buffers): with 128 KiB, one producer at
-// 10-14 M records/s sealed a buffer and woke the writer every ~80 µs, and the queue filled
-// and blocked the caller a hundred times per 2 M records on a 2-core machine; 512 KiB gave
-// `uringd bench log` 10-20% more records/s (README, logger section).
+// DefaultBufferSize is 512 KiB (4 MiB for the 8 buffers): smaller buffers are sealed so
+// often that a single fast producer keeps waking the writer and fills the queue, blocking
+// itself (measured: see docs/results).
 const (
 	DefaultBufferSize    = 512 << 10
 	DefaultQueueSize     = 8

@@ -2,6 +2,6 @@
 
 package logger
 
-// raceEnabled: the race detector slows logging ~10× and makes sync.Pool drop items at random,
-// so the stress test logs fewer records and the allocation tests are skipped.
+// raceEnabled: the race detector slows logging many times over and makes sync.Pool drop
+// items at random, so the stress test logs fewer records and the allocation tests are skipped.
 const raceEnabled = true

@@ -44,7 +44,7 @@ func killThreads(stop <-chan struct{}) *sync.WaitGroup {
 // thread it holds while anything is in flight, so every submit must come from that thread,
 // every write to /dev/full must fail with ENOSPC (never ECANCELED), and every record must
 // reach the regular file. (The kernel may still cancel queued io-wq work when it cannot
-// start a worker while threads come and go, as 6.1 does about once in eight runs; the
+// start a worker while threads come and go, as 6.1 does now and then; the
 // engine submits that work again, and the counts are logged.)
 func TestUringThreadExit(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
