@@ -18,7 +18,7 @@ import (
 func hugeDirRoot(t *testing.T, n int) string {
 	t.Helper()
 	root := t.TempDir()
-	// On a tmpfs if there is one: creating 100 000 files on a journaled disk took 12 s.
+	// On a tmpfs if there is one: creating 100 000 files on a journaled disk is slow.
 	if shm, err := os.MkdirTemp("/dev/shm", "uringd-huge"); err == nil {
 		root = shm
 		t.Cleanup(func() { os.RemoveAll(shm) })

@@ -1095,9 +1095,9 @@ func (l *loop) fillAndSend(c *conn) {
 		if l.large != largeRead && p.file && p.n >= largeMin && c.outLen > 0 {
 			// Send what is gathered (the head); the large piece goes by sendfile or splice
 			// next. MSG_MORE keeps the head in the socket until the body joins it: sent
-			// alone it is a small segment of its own, and on loopback that halved the
-			// 1 MiB throughput (the receiver then acks more, and the sender's segments go
-			// out from the receiver's ACK processing; README).
+			// alone it is a small segment of its own, which costs large-file throughput
+			// (the receiver then acks more, and the sender's segments go out from the
+			// receiver's ACK processing; measured: see docs/results).
 			c.more = true
 			break
 		}

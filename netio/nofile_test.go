@@ -12,7 +12,7 @@ import (
 // TestAcceptPausesOutOfFds lowers this process's own fd limit just above what it has open
 // while a server runs, then connects until the server's accepts fail with EMFILE. The loop
 // must pause accepting and say so once per 500 ms pause (not once per failed accept: the old
-// loop re-armed at once and logged every failure, about 28 000 lines a second), and serve
+// loop re-armed at once and logged every failure, flooding the log), and serve
 // again once fds are back.
 func TestAcceptPausesOutOfFds(t *testing.T) {
 	// 5.10 mode: single-shot accepts. A multishot accept keeps the fd limit it was prepared

@@ -15,7 +15,7 @@ import (
 // and 200 clients at once fetching small and large files: a full queue must make reads
 // wait their turn (backpressure), so every response is whole and right. (Before issue 18
 // a read the full queue refused failed its connection: "fileio: queue full", the client
-// saw its connection closed; with the production depth, 1 700 of 10 000 requests.)
+// saw its connection closed, even with the production depth.)
 func TestThreadpoolQueueFull(t *testing.T) {
 	root := testRoot(t)
 	want := map[string][]byte{}
