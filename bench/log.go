@@ -141,8 +141,8 @@ type LogPass struct {
 //     loop, from the first call until Close returned: records/s, MB/s, drops;
 //  3. latency: the same again into another fresh file, every call timed with two reads of
 //     the monotonic clock: p50 … max, and net p50 and p99 (minus the timer's). The clock
-//     reads and the histogram cost each producer about 50 ns per record, which is why the
-//     throughput is measured without them; the latency pass's own rate is reported too
+//     reads and the histogram add a cost per record that is not the logger's, which is why
+//     the throughput is measured without them; the latency pass's own rate is reported too
 //     (extra timed_rec_ps).
 //
 // Threads and io-wq workers are sampled through both logger passes and reported at peak,
