@@ -22,8 +22,8 @@ import (
 // limit allows get 503; an accept that still meets EMFILE pauses accepting, logged once per
 // pause), keep answering a connection it already had, and serve new connections again once
 // the flood is gone; SIGTERM exits 0.
-// (Before issue 18: about 56 000 "accept: too many open files" lines in 2 s, then "fatal
-// error: runtime: netpollinit failed"; and with the default cache, 1761 of 2000 files 500.)
+// (Before issue 18: an "accept: too many open files" line per failed accept, then "fatal
+// error: runtime: netpollinit failed"; and with the default cache, most files got 500.)
 func TestServeOutOfFds(t *testing.T) {
 	const limit, files, flood = 256, 2000, 1000
 	var rl syscall.Rlimit
