@@ -26,7 +26,9 @@ type BufferGroup struct {
 	br    *BufRing // nil: PROVIDE_BUFFERS
 }
 
-// NewBufferGroup provides count buffers of size bytes as group.
+// NewBufferGroup provides count (1..32768) buffers of size bytes to the kernel as buffer
+// group group, in MapBuffer memory the group owns. Without buffer rings it submits a
+// PROVIDE_BUFFERS SQE and waits for it, so call it from the ring's owner.
 func (r *Ring) NewBufferGroup(group uint16, count, size int) (*BufferGroup, error) {
 	if count <= 0 || count > 32768 || size <= 0 {
 		return nil, fmt.Errorf("io_uring buffer group %d: %d buffers of %d bytes: %w", group, count, size, syscall.EINVAL)

@@ -29,6 +29,7 @@ const (
 	TooOld
 )
 
+// String is the reason in a word or two, as UnavailableError.Error prints it.
 func (r Reason) String() string {
 	switch r {
 	case NotSupported:
@@ -54,6 +55,8 @@ type UnavailableError struct {
 	Remedy string        // what to do about it
 }
 
+// Error says what is unavailable and why, the failing call and errno, what was found, and
+// the remedy.
 func (e *UnavailableError) Error() string {
 	var b strings.Builder
 	what := e.What
@@ -83,7 +86,7 @@ func (e *UnavailableError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the errno.
+// Unwrap returns the errno, or nil when there is none (TooOld).
 func (e *UnavailableError) Unwrap() error {
 	if e.Errno == 0 {
 		return nil
@@ -167,6 +170,7 @@ type OpError struct {
 	Errno syscall.Errno
 }
 
+// Error reads "io_uring <op>: <errno text>", e.g. "io_uring openat: no such file or directory".
 func (e *OpError) Error() string { return "io_uring " + e.Op.String() + ": " + e.Errno.Error() }
 
 // Unwrap returns the errno, so errors.Is(err, syscall.ENOENT) works.

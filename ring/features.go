@@ -20,6 +20,7 @@ var minKernel = Version{5, 6}
 // Version is a kernel version, major.minor.
 type Version struct{ Major, Minor int }
 
+// String is "major.minor", or "" for the zero Version (no version, no cap).
 func (v Version) String() string {
 	if v == (Version{}) {
 		return ""

@@ -29,7 +29,8 @@ func bufAddr(b []byte) uintptr {
 	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
-// PrepNop prepares IORING_OP_NOP.
+// PrepNop prepares IORING_OP_NOP, which does nothing and completes with result 0: a cheap
+// way to test a ring or to make it post a completion.
 func (s *SQE) PrepNop() { *s = SQE{Opcode: OpNop} }
 
 // PrepRead reads len(buf) bytes from fd at offset off into buf (IORING_OP_READ, 5.6+).

@@ -278,7 +278,8 @@ func (r *Ring) Fd() int { return r.fd }
 // Features is what this ring may use: probed from the kernel, capped by KernelCompat.
 func (r *Ring) Features() *Features { return r.features }
 
-// SQEntries and CQEntries are the queue sizes the kernel granted.
+// SQEntries is the submission queue size the kernel granted (Options.Entries rounded up to
+// a power of two, or clamped with Options.Clamp).
 func (r *Ring) SQEntries() uint32 { return r.sq.entries }
 
 // CQEntries is the completion queue size the kernel granted.
@@ -637,7 +638,8 @@ func (r *Ring) PeekCQE() *CQE {
 	return one[0]
 }
 
-// WaitCQE waits for a completion and returns it; call Advance(1) when done with it.
+// WaitCQE returns the oldest ready completion, first submitting the prepared SQEs and
+// waiting (as SubmitAndWait(1) does) when none is ready; call Advance(1) when done with it.
 func (r *Ring) WaitCQE() (*CQE, error) {
 	for {
 		if c := r.PeekCQE(); c != nil {

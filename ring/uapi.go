@@ -154,8 +154,8 @@ const (
 const (
 	CQEFBuffer       uint32 = 1 << 0 // IORING_CQE_F_BUFFER: upper 16 bits hold the buffer ID
 	CQEFMore         uint32 = 1 << 1 // IORING_CQE_F_MORE: the SQE will post more CQEs
-	CQEFSockNonempty uint32 = 1 << 2 // IORING_CQE_F_SOCK_NONEMPTY
-	CQEFNotif        uint32 = 1 << 3 // IORING_CQE_F_NOTIF
+	CQEFSockNonempty uint32 = 1 << 2 // IORING_CQE_F_SOCK_NONEMPTY: more data waits in the socket
+	CQEFNotif        uint32 = 1 << 3 // IORING_CQE_F_NOTIF: a zero-copy send's buffer may be reused
 	cqeBufferShift          = 16     // IORING_CQE_BUFFER_SHIFT
 )
 
