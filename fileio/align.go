@@ -29,6 +29,7 @@ type AlignError struct {
 	Source string // where Align comes from: "statx DIOALIGN", "logical block size of 8:0", ...
 }
 
+// Error names what was misaligned, its value, the alignment and its source, and the fix.
 func (e *AlignError) Error() string {
 	v := strconv.FormatUint(e.Value, 10)
 	if e.What == "buffer address" {

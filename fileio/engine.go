@@ -36,8 +36,8 @@ type Engine interface {
 	// (relative to the working directory, or absolute), without containment: use that for
 	// trusted paths only.
 	Open(ctx context.Context, dir *Dir, name string, flag int, perm os.FileMode) (*File, error)
-	// NewQueue returns a Queue of up to depth operations in flight. The Queue belongs to the
-	// goroutine that calls its methods.
+	// NewQueue returns a Queue of up to depth (> 0) operations in flight. The Queue belongs
+	// to the goroutine that calls its methods.
 	NewQueue(depth int, opts QueueOptions) (Queue, error)
 	// Close stops the engine: operations in flight are cancelled (they fail with
 	// ErrClosed) and Close waits for their completions. Files and Queues opened through
@@ -89,7 +89,9 @@ type Options struct {
 	cancelEvery uint64
 }
 
-// New returns the engine called name ("uring", "threadpool" or "std").
+// New starts the engine called name ("uring", "threadpool" or "std"; see Engines); the caller
+// closes it. Where io_uring cannot be used, "uring" fails with an error wrapping a
+// *ring.UnavailableError that says why; the other two engines work everywhere.
 func New(name string, opts Options) (Engine, error) {
 	switch name {
 	case EngineUring:
@@ -123,6 +125,7 @@ type Error struct {
 	Err    error
 }
 
+// Error reads "fileio <engine> <op> <path> at <off>: <cause>" (no "at" when Off is -1).
 func (e *Error) Error() string {
 	s := "fileio " + e.Engine + " " + e.Op + " " + e.Path
 	if e.Off >= 0 {
@@ -156,6 +159,7 @@ const (
 
 var opNames = [opLast]string{"?", "read", "write", "readv", "writev", "fsync", "fdatasync", "open", "openat", "stat", "close"}
 
+// String is the operation's name as an *Error shows it: "read", "write", "readv", ….
 func (c OpCode) String() string {
 	if c < opLast {
 		return opNames[c]

@@ -150,12 +150,14 @@ func (f *File) Direct() bool { return f.direct }
 // addresses (mem) and of offsets and lengths (off). Zero for files without O_DIRECT.
 func (f *File) DirectAlignment() (mem, off int) { return f.align.mem, f.align.off }
 
-// ReadAt reads len(p) bytes at off, as io.ReaderAt (and os.File.ReadAt) does.
+// ReadAt reads len(p) bytes at off, as io.ReaderAt (and os.File.ReadAt) does: it is
+// ReadAtContext without a deadline.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	return f.ReadAtContext(context.Background(), p, off)
 }
 
-// WriteAt writes p at off, as io.WriterAt (and os.File.WriteAt) does.
+// WriteAt writes p at off, as io.WriterAt (and os.File.WriteAt) does: it is WriteAtContext
+// without a deadline.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	return f.WriteAtContext(context.Background(), p, off)
 }
