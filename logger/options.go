@@ -81,6 +81,7 @@ type DropError struct {
 	Dropped uint64
 }
 
+// Error names the file and how many records were dropped.
 func (e *DropError) Error() string {
 	return fmt.Sprintf("logger: %s: %d records dropped (queue full or write failed)", e.Path, e.Dropped)
 }
@@ -117,7 +118,8 @@ const (
 
 // Options configure a Logger. Only Path is required; every zero field takes its default.
 type Options struct {
-	// Path is the log file. It is created if missing and always appended to.
+	// Path is the log file. It is created if missing, and records go after what it already
+	// holds (O_APPEND, except with EngineUring, which keeps the end offset itself).
 	Path string
 	// Engine is how batches are written: EngineUring, EngineThread or EngineSync. Left
 	// empty, it is EngineUring, or EngineThread where io_uring is unavailable.
