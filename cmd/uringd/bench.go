@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -17,7 +20,7 @@ func benchCommand() *cli.Command {
 		Name:            "bench",
 		Usage:           "run uringd's benchmarks",
 		HideHelpCommand: true,
-		Subcommands:     []*cli.Command{benchFileCommand(), benchLogCommand()},
+		Subcommands:     []*cli.Command{benchFileCommand(), benchLogCommand(), benchHTTPCommand()},
 	}
 }
 
@@ -77,6 +80,101 @@ func benchFileCommand() *cli.Command {
 			if exe, err := os.Executable(); err == nil {
 				b.Child = []string{exe, "bench", "file", "--child-job"}
 			}
+			_, err = b.Run(ctx)
+			return err
+		},
+	}
+}
+
+func benchHTTPCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "http",
+		Usage: "uringd's serving modes against nginx, h2o, lighttpd, Caddy and net/http on hot, cold and mixed files",
+		Description: "Each server is started with a generated configuration, checked to answer every path with 200 and the\n" +
+			"exact bytes, then loaded by wrk for throughput (and what it costs: CPU, syscalls, context switches,\n" +
+			"threads, io-wq workers per request), and by a fixed-rate client for latency. Servers alternate round\n" +
+			"by round; the median round is reported. cold: random files of a data set 8x the servers' page cache\n" +
+			"(a memory cgroup caps it; caches are dropped before each phase; needs root). mixed: the cold load\n" +
+			"plus a hot client on the smallest --path-size file, whose rate and latency are reported.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "servers", Usage: "comma-separated `LIST` (default: all installed): uringd, uringd-threadpool, uringd-std, nginx, nginx-aio, h2o, lighttpd, caddy, nethttp"},
+			&cli.StringFlag{Name: "workload", Value: "hot", Usage: "hot, cold, mixed or all (comma-separated list allowed)"},
+			&cli.StringFlag{Name: "path-size", Value: "4k,1m", Usage: "sizes of the hot files (the first is mixed's hot file)"},
+			&cli.IntFlag{Name: "conns", Value: 64, Usage: "wrk connections (the cold load's in mixed)"},
+			&cli.IntFlag{Name: "hot-conns", Value: 8, Usage: "connections of the hot client (mixed) and of the fixed-rate client"},
+			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "per measured phase"},
+			&cli.IntFlag{Name: "rounds", Value: 3, Usage: "rounds; the servers alternate and the median round is reported"},
+			&cli.StringFlag{Name: "data-size", Value: "4G", Usage: "bytes of the cold data set"},
+			&cli.StringFlag{Name: "file-size", Value: "256k", Usage: "bytes per cold file"},
+			&cli.StringFlag{Name: "cache-limit", Value: "512M", Usage: "memory (page cache) cap of the servers in cold and mixed"},
+			&cli.StringFlag{Name: "data-dir", Usage: "where the served files are made and kept (default: $TMPDIR/uringd-bench-http)"},
+			&cli.Float64Flag{Name: "hot-rate", Value: 1000, Usage: "requests/s the fixed-rate latency client offers (0: no latency phase)"},
+			&cli.StringFlag{Name: "uringd-args", Usage: "more `uringd serve` flags for every uringd mode, e.g. '--large-files read'"},
+			&cli.BoolFlag{Name: "no-fio", Usage: "leave out fio's figure for the cold reads"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per row"},
+			&cli.StringFlag{Name: "report", Usage: "write report.md, report.json and SVG charts into `DIR`"},
+			&cli.BoolFlag{Name: "serve-nethttp", Hidden: true, Usage: "serve ROOT on ADDR with net/http's FileServer (the net/http reference)"},
+		},
+		Action: func(c *cli.Context) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if c.Bool("serve-nethttp") {
+				if c.NArg() != 2 {
+					return fmt.Errorf("bench http --serve-nethttp ROOT ADDR")
+				}
+				return bench.ServeNetHTTP(ctx, c.Args().Get(0), c.Args().Get(1))
+			}
+			sizes := func(flag string) ([]int64, error) {
+				var out []int64
+				for _, f := range strings.Split(c.String(flag), ",") {
+					n, err := bench.ParseSize(strings.TrimSpace(f))
+					if err != nil || n <= 0 {
+						return nil, fmt.Errorf("--%s %q: want sizes such as 4k,1m", flag, c.String(flag))
+					}
+					out = append(out, n)
+				}
+				return out, nil
+			}
+			paths, err := sizes("path-size")
+			if err != nil {
+				return err
+			}
+			var one [3]int64
+			for i, f := range []string{"data-size", "file-size", "cache-limit"} {
+				v, err := sizes(f)
+				if err != nil || len(v) != 1 {
+					return fmt.Errorf("--%s %q: want one size such as 4G", f, c.String(f))
+				}
+				one[i] = v[0]
+			}
+			workloads := strings.Split(c.String("workload"), ",")
+			if c.String("workload") == "all" {
+				workloads = []string{bench.WorkloadHot, bench.WorkloadCold, bench.WorkloadMixed}
+			}
+			var servers []string
+			if s := c.String("servers"); s != "" {
+				servers = strings.Split(s, ",")
+			}
+			for _, f := range []string{"conns", "hot-conns", "rounds"} {
+				if c.Int(f) <= 0 {
+					return fmt.Errorf("--%s %d: want a positive number", f, c.Int(f))
+				}
+			}
+			if c.Duration("duration") <= 0 || c.Float64("hot-rate") < 0 {
+				return fmt.Errorf("--duration wants a positive time and --hot-rate a rate of 0 or more")
+			}
+			b := &bench.HTTPBench{Servers: servers, Workloads: workloads, PathSizes: paths, Conns: c.Int("conns"),
+				HotConns: c.Int("hot-conns"), Duration: c.Duration("duration"), Rounds: c.Int("rounds"),
+				DataSize: one[0], FileSize: one[1], CacheLimit: one[2], DataDir: c.String("data-dir"),
+				HotRate: c.Float64("hot-rate"), UringdArgs: strings.Fields(c.String("uringd-args")), NoFio: c.Bool("no-fio"),
+				JSON: c.Bool("json"), Report: c.String("report"), Command: bench.ShellQuote(os.Args),
+				Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench http: finding this binary to run its server: %w", err)
+			}
+			b.Self = []string{exe}
+			b.NetHTTP = []string{exe, "bench", "http", "--serve-nethttp"}
 			_, err = b.Run(ctx)
 			return err
 		},

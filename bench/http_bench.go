@@ -1,0 +1,748 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Workloads of bench http.
+const (
+	WorkloadHot   = "hot"   // one file per size, cached
+	WorkloadCold  = "cold"  // random files of a data set many times the servers' page cache
+	WorkloadMixed = "mixed" // the cold load plus a hot client
+)
+
+// HTTPBench runs static-file servers side by side under wrk and a fixed-rate client, and
+// reports throughput, latency and what each server cost the machine.
+type HTTPBench struct {
+	Servers    []string      // names from HTTPServers; empty: all
+	Workloads  []string      // hot, cold, mixed
+	PathSizes  []int64       // the hot files' sizes (default 4 KiB and 1 MiB)
+	Conns      int           // wrk's connections (the cold load's, in mixed)
+	HotConns   int           // the hot client's connections in mixed and at the fixed rate (default 8)
+	Duration   time.Duration // per measured phase
+	Rounds     int           // servers alternate round by round; the median round is reported
+	DataSize   int64         // the cold data set
+	FileSize   int64         // its files
+	CacheLimit int64         // the servers' memory (page cache) cap for cold and mixed
+	HotRate    float64       // requests/s of the fixed-rate client (0: no latency phase)
+	DataDir    string        // where the served tree lives (reused while it matches)
+	UringdArgs []string      // more `uringd serve` flags for every uringd mode
+	NoFio      bool          // leave out fio's figure for the cold reads
+
+	Self    []string // argv prefix running this uringd binary (its "serve" is appended)
+	NetHTTP []string // argv prefix of the net/http reference (ROOT ADDR are appended)
+
+	JSON    bool
+	Report  string
+	Command string
+	Stdout  io.Writer
+	Stderr  io.Writer
+}
+
+// HTTPTableColumns is bench http's table and JSON keys.
+func HTTPTableColumns() []Column {
+	return []Column{ColName.As("workload", "workload"), ColEngine.As("server", "server"),
+		ColOpsPerSec.As("req/s", "req_per_s"), ExtraCol("±%", "spread_pct", 0), ColMBPerSec,
+		ExtraCol("cold-MB/s", "cold_mbps", 0), ExtraCol("vs-fio", "vs_fio", 2),
+		NumCol("p50(ms)", "p50_ms", 2, func(r *Result) float64 { return ms(r.P50) }),
+		NumCol("p99(ms)", "p99_ms", 2, func(r *Result) float64 { return ms(r.P99) }),
+		NumCol("p99.9(ms)", "p999_ms", 2, func(r *Result) float64 { return ms(r.P999) }),
+		NumCol("max(ms)", "max_ms", 1, func(r *Result) float64 { return ms(r.Max) }),
+		ExtraCol("rate-ok%", "rate_ok_pct", 1),
+		ExtraCol("cpu/req(µs)", "cpu_us_per_req", 1), ExtraCol("sys/req", "syscalls_per_req", 2),
+		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
+		ColOSThreads, ColIOWQ}
+}
+
+func ms(d time.Duration) float64 {
+	if d == 0 {
+		return math.NaN()
+	}
+	return float64(d) / 1e6
+}
+
+func (b *HTTPBench) defaults() error {
+	if b.Stdout == nil {
+		b.Stdout = io.Discard
+	}
+	if b.Stderr == nil {
+		b.Stderr = io.Discard
+	}
+	if len(b.Workloads) == 0 {
+		b.Workloads = []string{WorkloadHot}
+	}
+	if len(b.PathSizes) == 0 {
+		b.PathSizes = []int64{4 << 10, 1 << 20}
+	}
+	if b.Conns <= 0 {
+		b.Conns = 64
+	}
+	if b.HotConns <= 0 {
+		b.HotConns = 8
+	}
+	if b.Duration <= 0 {
+		b.Duration = 10 * time.Second
+	}
+	b.Rounds = max(b.Rounds, 1)
+	if b.FileSize <= 0 {
+		b.FileSize = 256 << 10
+	}
+	if b.DataSize <= 0 {
+		b.DataSize = 4 << 30
+	}
+	if b.CacheLimit <= 0 {
+		b.CacheLimit = 512 << 20
+	}
+	if b.DataDir == "" {
+		b.DataDir = filepath.Join(os.TempDir(), "uringd-bench-http")
+	}
+	for _, w := range b.Workloads {
+		if w != WorkloadHot && w != WorkloadCold && w != WorkloadMixed {
+			return fmt.Errorf("bench http: unknown workload %q (hot, cold, mixed or all)", w)
+		}
+	}
+	if b.needsCold() && b.DataSize < 8*b.CacheLimit {
+		return fmt.Errorf("bench http: --data-size %s is less than 8 times --cache-limit %s: the cold files would not be cold",
+			FormatBytes(b.DataSize), FormatBytes(b.CacheLimit))
+	}
+	return nil
+}
+
+func (b *HTTPBench) needsCold() bool {
+	return slices.Contains(b.Workloads, WorkloadCold) || slices.Contains(b.Workloads, WorkloadMixed)
+}
+
+// servers picks the servers to run; a reference that is not installed is skipped with a
+// line naming its package.
+func (b *HTTPBench) servers() ([]HTTPServer, error) {
+	all := HTTPServers()
+	want := b.Servers
+	if len(want) == 0 {
+		for _, s := range all {
+			want = append(want, s.Name)
+		}
+	}
+	var out []HTTPServer
+	for _, name := range want {
+		i := slices.IndexFunc(all, func(s HTTPServer) bool { return s.Name == name })
+		if i < 0 {
+			var names []string
+			for _, s := range all {
+				names = append(names, s.Name)
+			}
+			return nil, fmt.Errorf("bench http: unknown server %q (%s)", name, strings.Join(names, ", "))
+		}
+		s := all[i]
+		if s.Binary != "" {
+			if _, err := exec.LookPath(s.Binary); err != nil {
+				fmt.Fprintf(b.Stderr, "bench http: %s is not installed (apt-get install %s): skipped\n", s.Name, s.Package)
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("bench http: no server to run")
+	}
+	return out, nil
+}
+
+// step is one server in one workload and round.
+type step struct {
+	workload string
+	server   *HTTPServer
+	round    int
+}
+
+// Run runs every step and prints (and writes) the results.
+func (b *HTTPBench) Run(ctx context.Context) ([]Result, error) {
+	if err := b.defaults(); err != nil {
+		return nil, err
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return nil, errors.New("bench http: wrk is not installed (apt-get install wrk)")
+	}
+	servers, err := b.servers()
+	if err != nil {
+		return nil, err
+	}
+	count := 0
+	if b.needsCold() {
+		if os.Geteuid() != 0 {
+			return nil, errors.New("bench http: the cold and mixed workloads need root, to cap the servers' page cache with a memory cgroup and drop the cache between rounds")
+		}
+		count = int((b.DataSize + b.FileSize - 1) / b.FileSize)
+	}
+	if err := prepareTree(b.DataDir, b.PathSizes, count, b.FileSize, b.Stderr); err != nil {
+		return nil, err
+	}
+	var cg *memCgroup
+	if b.needsCold() {
+		if cg, err = newMemCgroup(fmt.Sprintf("uringd-bench-http-%d", os.Getpid()), b.CacheLimit); err != nil {
+			return nil, fmt.Errorf("bench http: %w", err)
+		}
+		defer cg.remove()
+	}
+	work, err := os.MkdirTemp("", "uringd-bench-http-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	script, err := writeWrkScript(work)
+	if err != nil {
+		return nil, err
+	}
+	usePerf := PerfAvailable()
+	if !usePerf {
+		fmt.Fprintln(b.Stderr, "bench http: perf is not available (apt-get install linux-perf): context switches and read/write syscalls come from /proc")
+	}
+	fio := !b.NoFio && b.needsCold() && FioAvailable()
+	if !b.NoFio && b.needsCold() && !fio {
+		fmt.Fprintln(b.Stderr, "bench http: fio is not installed (apt-get install fio): no disk figure beside the cold reads")
+	}
+
+	total := len(b.Workloads) * b.Rounds * len(servers)
+	prog := newStepProgress(b.Stderr, total)
+	defer prog.done()
+	r := &httpRun{b: b, work: work, script: script, perf: usePerf, cg: cg, count: count, prog: prog,
+		cdf: map[cdfKey][]cdfPoint{}}
+	var all []Result
+	fioRounds := map[int]bool{}
+	for _, w := range b.Workloads {
+		for round := 0; round < b.Rounds; round++ {
+			for i := range servers {
+				st := step{w, &servers[(i+round)%len(servers)], round} // the order alternates
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				prog.begin(fmt.Sprintf("%s round %d/%d: %s", st.workload, round+1, b.Rounds, st.server.Name))
+				rows, err := r.step(ctx, st)
+				if err != nil {
+					return nil, err
+				}
+				for i := range rows {
+					prog.line(stepLine(&rows[i]))
+				}
+				all = append(all, rows...)
+			}
+			if fio && w != WorkloadHot && !fioRounds[round] {
+				fioRounds[round] = true // one fio run per round of the cold workloads
+				prog.line(fmt.Sprintf("round %d/%d: fio on the cold files", round+1, b.Rounds))
+				fr, err := r.fio(ctx, round)
+				if err != nil {
+					return nil, err
+				}
+				prog.line(stepLine(&fr))
+				all = append(all, fr)
+			}
+		}
+	}
+	prog.done()
+	rows := medianWithSpread(all)
+	fioCompare(rows)
+	cols := HTTPTableColumns()
+	if b.JSON {
+		if err := WriteJSONLines(b.Stdout, cols, rows); err != nil {
+			return rows, err
+		}
+	} else {
+		fmt.Fprintf(b.Stdout, "bench http: %s; %d round(s), median round per server (±%% is half the spread of req/s)\n",
+			strings.Join(b.Workloads, ", "), b.Rounds)
+		if err := WriteTable(b.Stdout, cols, rows); err != nil {
+			return rows, err
+		}
+	}
+	if b.Report != "" {
+		if err := b.writeReport(rows, r.cdf, servers); err != nil {
+			return rows, err
+		}
+		fmt.Fprintf(b.Stderr, "report written to %s/report.md\n", b.Report)
+	}
+	return rows, nil
+}
+
+func stepLine(r *Result) string {
+	s := fmt.Sprintf("  %-10s %-18s %9.0f req/s %8.1f MB/s", r.Name, r.Engine, r.OpsPerSec, r.MBPerSec)
+	if v, ok := r.Extra["cold_mbps"]; ok {
+		s += fmt.Sprintf("  cold %6.1f MB/s", v)
+	}
+	if r.P99 > 0 {
+		s += fmt.Sprintf("  p50 %.2f ms  p99 %.2f ms", ms(r.P50), ms(r.P99))
+	}
+	if r.OSThreads > 0 {
+		s += fmt.Sprintf("  threads %d  io-wq %d", r.OSThreads, r.IOWQWorkers)
+	}
+	return s
+}
+
+// medianWithSpread reduces rounds to their median round by req/s and records half the
+// spread of req/s around it, in percent.
+func medianWithSpread(all []Result) []Result {
+	rows := MedianRounds(all, ColOpsPerSec)
+	for i := range rows {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, a := range all {
+			if a.Name == rows[i].Name && a.Engine == rows[i].Engine {
+				lo, hi = min(lo, a.OpsPerSec), max(hi, a.OpsPerSec)
+			}
+		}
+		if rows[i].Rounds > 1 && rows[i].OpsPerSec > 0 {
+			rows[i].SetExtra("spread_pct", 100*(hi-lo)/2/rows[i].OpsPerSec)
+		}
+	}
+	return rows
+}
+
+// fioCompare sets vs_fio, a server's cold MB/s over fio's for the same files and depth.
+func fioCompare(rows []Result) {
+	var disk float64
+	for _, r := range rows {
+		if strings.HasPrefix(r.Engine, "fio") {
+			disk = r.MBPerSec
+		}
+	}
+	if disk <= 0 {
+		return
+	}
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case strings.HasPrefix(r.Engine, "fio"):
+		case strings.HasPrefix(r.Name, WorkloadCold):
+			r.SetExtra("vs_fio", r.MBPerSec/disk)
+		case r.Name == WorkloadMixed:
+			if v, ok := r.Extra["cold_mbps"]; ok {
+				r.SetExtra("vs_fio", v/disk)
+			}
+		}
+	}
+}
+
+// httpRun holds what the steps share.
+type httpRun struct {
+	b      *HTTPBench
+	work   string
+	script string
+	perf   bool
+	cg     *memCgroup
+	count  int
+	prog   *stepProgress
+	cdf    map[cdfKey][]cdfPoint
+}
+
+type cdfKey struct {
+	name, engine string
+	round        int
+}
+
+type cdfPoint struct {
+	pct float64
+	lat time.Duration
+}
+
+func (r *httpRun) hot(size int64) PathSet {
+	return PathSet{Fixed: hotPath(size), Size: size}
+}
+
+func (r *httpRun) cold() PathSet {
+	return PathSet{Count: r.count, Size: r.b.FileSize}
+}
+
+func (r *httpRun) step(ctx context.Context, st step) ([]Result, error) {
+	b := r.b
+	env := serverEnv{root: b.DataDir, self: b.Self, netHTTP: b.NetHTTP, uringdArgs: b.UringdArgs}
+	var cg *memCgroup
+	if st.workload != WorkloadHot {
+		cg = r.cg
+	}
+	rs, err := startServer(ctx, st.server, env, cg)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.stop()
+	paths, sizes := []string{}, []int64{}
+	for _, s := range b.PathSizes {
+		paths, sizes = append(paths, hotPath(s)), append(sizes, s)
+	}
+	if st.workload != WorkloadHot {
+		for _, i := range []int{0, r.count / 2, r.count - 1} {
+			paths, sizes = append(paths, dataSetPath(i)), append(sizes, b.FileSize)
+		}
+	}
+	if err := verifyServer(ctx, rs.addr, paths, sizes, 15*time.Second); err != nil {
+		if e := rs.exited(); e != nil {
+			return nil, e
+		}
+		return nil, fmt.Errorf("bench http: %s does not serve the files right, so no figure: %w (its log: %s)", st.server.Name, err, rs.logTail())
+	}
+	var rows []Result
+	switch st.workload {
+	case WorkloadHot:
+		for _, size := range b.PathSizes {
+			res, err := r.phase(ctx, rs, "hot-"+sizeLabel(size), st.round, r.hot(size), nil, b.Conns)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, res)
+		}
+	case WorkloadCold:
+		res, err := r.phase(ctx, rs, "cold-"+sizeLabel(b.FileSize), st.round, r.cold(), nil, b.Conns)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, res)
+	case WorkloadMixed:
+		cold := r.cold()
+		res, err := r.phase(ctx, rs, WorkloadMixed, st.round, r.hot(b.PathSizes[0]), &cold, b.HotConns)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, res)
+	}
+	return rows, rs.exited()
+}
+
+// phase measures one row: a closed-loop wrk run on main (beside a wrk run on background, for
+// mixed) for throughput and what the server costs, then the fixed-rate client on main
+// (beside the background load again) for latency.
+func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, round int, main PathSet, background *PathSet, conns int) (Result, error) {
+	b := r.b
+	res := Result{Name: name, Engine: rs.srv.Name}
+	res.SetExtra("round", float64(round))
+	if rs.cg != nil {
+		if err := dropCaches(); err != nil {
+			return res, err
+		}
+	}
+	pids := rs.pids()
+	sampler, err := StartProcSampler(ctx, 0, pids...)
+	if err != nil {
+		return res, err
+	}
+	counter := startCounter(ctx, r.perf, r.work, pids)
+	r.prog.phase("throughput", b.Duration)
+	var bg *wrkRun
+	if background != nil {
+		if bg, err = startWrk(ctx, r.script, rs.addr, *background, b.Conns, b.Duration); err != nil {
+			sampler.Stop()
+			counter.stop()
+			return res, err
+		}
+	}
+	fg, err := startWrk(ctx, r.script, rs.addr, main, conns, b.Duration)
+	if err != nil {
+		sampler.Stop()
+		counter.stop()
+		return res, err
+	}
+	w, ferr := fg.wait()
+	var bw WrkResult
+	var berr error
+	if bg != nil {
+		bw, berr = bg.wait()
+	}
+	st := sampler.Stop()
+	counts, cerr := counter.stop()
+	if err := errors.Join(ferr, berr); err != nil {
+		return res, fmt.Errorf("bench http: %s %s: %w", name, rs.srv.Name, err)
+	}
+	if w.Status > 0 || bw.Status > 0 {
+		return res, fmt.Errorf("bench http: %s %s answered %d requests with a status of 400 or more during the round: no figure",
+			name, rs.srv.Name, w.Status+bw.Status)
+	}
+	if cerr != nil {
+		fmt.Fprintf(r.b.Stderr, "bench http: counting %s's syscalls: %v\n", rs.srv.Name, cerr)
+	}
+	res.SetProc(st)
+	res.Ops, res.Wall = w.Requests, w.Wall()
+	res.Bytes = w.Requests * main.Size
+	res.Errors = w.Connect + w.Read + w.Write + w.Timeout + bw.Connect + bw.Read + bw.Write + bw.Timeout
+	res.Latency = w.Latency()
+	res.Derive()
+	reqs := float64(w.Requests + bw.Requests)
+	if background != nil && bw.DurationUS > 0 {
+		res.SetExtra("cold_mbps", float64(bw.Requests)*float64(background.Size)/1e6/bw.Wall().Seconds())
+	}
+	if reqs > 0 {
+		res.SetExtra("cpu_us_per_req", (res.CPUUser+res.CPUSys)*1e6/reqs)
+		setPer := func(key string, v float64) {
+			if !math.IsNaN(v) {
+				res.SetExtra(key, v/reqs)
+			}
+		}
+		setPer("syscalls_per_req", counts.Syscalls)
+		setPer("ctxsw_per_req", counts.CtxSwitches)
+		setPer("iowq_per_req", counts.IOWQ)
+		for op, v := range counts.IOWQByOp {
+			setPer("iowq_"+op+"_per_req", v)
+		}
+	}
+	if b.HotRate <= 0 {
+		return res, nil
+	}
+
+	// Latency at a fixed offered rate, the background load running again.
+	if rs.cg != nil {
+		if err := dropCaches(); err != nil {
+			return res, err
+		}
+	}
+	r.prog.phase("latency at a fixed rate", b.Duration)
+	bg = nil
+	if background != nil {
+		if bg, err = startWrk(ctx, r.script, rs.addr, *background, b.Conns, b.Duration); err != nil {
+			return res, err
+		}
+	}
+	rr, rerr := RateLoad{Addr: rs.addr, Paths: main, Rate: b.HotRate, Conns: b.HotConns, Duration: b.Duration}.Run(ctx)
+	if bg != nil {
+		if bw, err := bg.wait(); err == nil && bw.Status > 0 {
+			rerr = errors.Join(rerr, fmt.Errorf("%d answers with a status of 400 or more", bw.Status))
+		} else if err != nil {
+			rerr = errors.Join(rerr, err)
+		}
+	}
+	if rerr != nil {
+		return res, fmt.Errorf("bench http: %s %s, fixed rate: %w", name, rs.srv.Name, rerr)
+	}
+	if rr.Bad > 0 && strings.Contains(rr.FirstBad, "status") {
+		return res, fmt.Errorf("bench http: %s %s, fixed rate: %d bad answers, the first: %s: no figure", name, rs.srv.Name, rr.Bad, rr.FirstBad)
+	}
+	res.Latency = rr.Hist.Latency()
+	res.Errors += rr.Bad
+	if rr.Sent > 0 {
+		res.SetExtra("rate_ok_pct", 100*float64(rr.OK)/(b.HotRate*b.Duration.Seconds()))
+	}
+	var pts []cdfPoint
+	for _, p := range cdfPercentiles {
+		pts = append(pts, cdfPoint{p, rr.Hist.Percentile(p)})
+	}
+	r.cdf[cdfKey{name, rs.srv.Name, round}] = pts
+	return res, nil
+}
+
+var cdfPercentiles = []float64{1, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100}
+
+// fio reads the cold files with fio (O_DIRECT, io_uring, the same depth): the disk's limit.
+func (r *httpRun) fio(ctx context.Context, round int) (Result, error) {
+	b := r.b
+	if err := dropCaches(); err != nil {
+		return Result{}, err
+	}
+	args := []string{"--name=cold", "--opendir=" + filepath.Join(b.DataDir, "c"), "--rw=randread",
+		fmt.Sprintf("--bs=%d", b.FileSize), "--direct=1", "--ioengine=io_uring", fmt.Sprintf("--iodepth=%d", b.Conns),
+		fmt.Sprintf("--runtime=%.0f", max(1, b.Duration.Seconds())), "--time_based", "--openfiles=256",
+		"--file_service_type=random", "--invalidate=0", "--group_reporting", "--output-format=json"}
+	cmd := exec.CommandContext(ctx, "fio", args...)
+	out, err := cmd.Output()
+	res := Result{Name: "cold-" + sizeLabel(b.FileSize), Engine: "fio"}
+	if err != nil {
+		return res, fmt.Errorf("bench http: fio %s: %w", ShellQuote(args), err)
+	}
+	if err := parseFio(out, false, &res); err != nil {
+		return res, fmt.Errorf("bench http: fio: %w", err)
+	}
+	res.Derive()
+	res.SetExtra("round", float64(round))
+	return res, nil
+}
+
+// writeReport writes report.md, report.json, throughput bars and a latency CDF per workload.
+func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, servers []HTTPServer) error {
+	notes := []string{
+		fmt.Sprintf("Load: wrk (one thread, %d connections, %v per phase) for throughput and for what the server costs; "+
+			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase.", b.Conns, b.Duration),
+		fmt.Sprintf("Latency (p50 … max): %s's own fixed-rate client, %d keep-alive connections offering %.0f requests/s in all, each request timed from when it was due to be sent, so a stalled server is charged for the requests it held up (wrk measures from when it sends, which hides stalls). rate-ok%% is the share of the offered requests answered right in time.",
+			"bench http", b.HotConns, b.HotRate),
+	}
+	if b.needsCold() {
+		notes = append(notes, fmt.Sprintf("Cold: %d files of %s (%s) under /c, read at random; each server runs in a memory cgroup capped at %s and the page cache is dropped before each phase. "+
+			"Mixed: the cold load plus %d connections on %s: req/s and latency are the hot client's, cold-MB/s the cold load's. vs-fio compares the cold MB/s with fio reading the same files at random with O_DIRECT at depth %d.",
+			int((b.DataSize+b.FileSize-1)/b.FileSize), FormatBytes(b.FileSize), FormatBytes(b.DataSize), FormatBytes(b.CacheLimit), b.HotConns, hotPath(b.PathSizes[0]), b.Conns))
+	}
+	var about []string
+	for _, s := range servers {
+		about = append(about, "`"+s.Name+"`: "+s.About)
+	}
+	notes = append(notes, "Servers (each alternating with the others, round by round, started afresh for each workload): "+strings.Join(about, "; ")+".")
+	if len(b.UringdArgs) > 0 {
+		notes = append(notes, "uringd flags added: `"+ShellQuote(b.UringdArgs)+"`.")
+	}
+	var charts []Chart
+	names := []string{}
+	for _, r := range rows {
+		if !slices.Contains(names, r.Name) {
+			names = append(names, r.Name)
+		}
+	}
+	if err := os.MkdirAll(b.Report, 0o755); err != nil {
+		return err
+	}
+	rep := Report{Title: "uringd bench http: " + strings.Join(b.Workloads, ", "), Command: b.Command,
+		Columns: HTTPTableColumns(), Results: rows, Notes: notes, Charts: charts}
+	var extra []string
+	for _, name := range names {
+		var sub []Result
+		for _, r := range rows {
+			if r.Name == name {
+				sub = append(sub, r)
+			}
+		}
+		col := ColOpsPerSec
+		title := name + ": requests/s"
+		if strings.HasPrefix(name, WorkloadCold) {
+			col, title = ColMBPerSec, name+": MB/s"
+		}
+		file := name + "-throughput.svg"
+		f, err := os.Create(filepath.Join(b.Report, file))
+		if err != nil {
+			return err
+		}
+		ok, err := BarChartSVG(f, title, col, sub)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if ok {
+			extra = append(extra, fmt.Sprintf("![%s](%s)", title, file))
+		}
+		var series []cdfSeries
+		for _, r := range sub {
+			if pts := cdf[cdfKey{r.Name, r.Engine, int(r.Extra["round"])}]; len(pts) > 0 {
+				series = append(series, cdfSeries{r.Engine, pts})
+			}
+		}
+		if len(series) > 0 {
+			file := name + "-latency.svg"
+			f, err := os.Create(filepath.Join(b.Report, file))
+			if err != nil {
+				return err
+			}
+			err = LatencyCDFSVG(f, fmt.Sprintf("%s: latency at %.0f req/s", name, b.HotRate), series)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			extra = append(extra, fmt.Sprintf("![%s latency](%s)", name, file))
+		}
+	}
+	rep.Notes = append(rep.Notes, strings.Join(extra, "\n"))
+	rep.Charts = []Chart{} // the charts above, per workload
+	return WriteReport(b.Report, rep)
+}
+
+// stepProgress shows which step runs and how far the whole bench is: a redrawn line on a
+// terminal, a line per step otherwise.
+type stepProgress struct {
+	w      io.Writer
+	tty    bool
+	total  int
+	n      int
+	label  string
+	what   string
+	until  time.Time
+	start  time.Time
+	stop   chan struct{}
+	ticker *time.Ticker
+	ended  bool
+	mu     sync.Mutex
+}
+
+func newStepProgress(w io.Writer, total int) *stepProgress {
+	p := &stepProgress{w: w, tty: IsTerminal(w), total: total, start: time.Now(), stop: make(chan struct{})}
+	return p
+}
+
+func (p *stepProgress) begin(label string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	p.label, p.what = label, ""
+	if !p.tty {
+		fmt.Fprintf(p.w, "[%d/%d] %s\n", p.n, p.total, label)
+	}
+}
+
+func (p *stepProgress) phase(what string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.what, p.until = what, time.Now().Add(d)
+	if !p.tty {
+		return
+	}
+	p.draw()
+	if p.ticker == nil {
+		p.ticker = time.NewTicker(250 * time.Millisecond)
+		go func() {
+			for {
+				select {
+				case <-p.ticker.C:
+					p.mu.Lock()
+					p.draw()
+					p.mu.Unlock()
+				case <-p.stop:
+					return
+				}
+			}
+		}()
+	}
+}
+
+func (p *stepProgress) draw() {
+	if p.ended {
+		return
+	}
+	pct := 100 * float64(p.n-1) / float64(p.total)
+	bar := strings.Repeat("#", int(pct/5)) + strings.Repeat(".", 20-int(pct/5))
+	left := max(0, time.Until(p.until).Round(time.Second))
+	fmt.Fprintf(p.w, "\r[%s] %3.0f%% %d/%d %s: %s %v  \033[K", bar, pct, p.n, p.total, p.label, p.what, left)
+}
+
+func (p *stepProgress) line(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s\n", s)
+		return
+	}
+	fmt.Fprintln(p.w, s)
+}
+
+func (p *stepProgress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ended {
+		return
+	}
+	p.ended = true
+	if p.ticker != nil {
+		p.ticker.Stop()
+		close(p.stop)
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K")
+	}
+	fmt.Fprintf(p.w, "bench http: %d steps in %v\n", p.total, time.Since(p.start).Round(time.Second))
+}
+
+// sortedKeys is used by tests and reports for stable output.
+func sortedKeys(m map[string]float64) []string {
+	k := make([]string, 0, len(m))
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}

@@ -1,0 +1,361 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PathSet is what a load generator requests: one fixed path, or a random file of a cold data
+// set (DataSet.Path(i) for i in [0, Count)). Size is each response body's length.
+type PathSet struct {
+	Fixed string // a path such as /4k.bin; empty for the data set
+	Count int    // files in the data set
+	Size  int64  // bytes per response body
+}
+
+func (p PathSet) path(i int) string {
+	if p.Fixed != "" {
+		return p.Fixed
+	}
+	return dataSetPath(i)
+}
+
+func (p PathSet) String() string {
+	if p.Fixed != "" {
+		return p.Fixed
+	}
+	return fmt.Sprintf("%d random files of %s", p.Count, FormatBytes(p.Size))
+}
+
+// WrkResult is one wrk run, as its Lua done() hook prints it (wrk's own histogram, µs).
+type WrkResult struct {
+	DurationUS int64   `json:"duration_us"`
+	Requests   int64   `json:"requests"`
+	Bytes      int64   `json:"bytes"` // heads included
+	Connect    int64   `json:"connect"`
+	Read       int64   `json:"read"`
+	Write      int64   `json:"write"`
+	Status     int64   `json:"status"` // answers with status 400 and above
+	Timeout    int64   `json:"timeout"`
+	P50US      float64 `json:"p50_us"`
+	P99US      float64 `json:"p99_us"`
+	P999US     float64 `json:"p999_us"`
+	MaxUS      float64 `json:"max_us"`
+	MeanUS     float64 `json:"mean_us"`
+}
+
+// Wall is the run's measured time.
+func (w *WrkResult) Wall() time.Duration { return time.Duration(w.DurationUS) * time.Microsecond }
+
+// Latency is wrk's histogram as a Latency (closed loop: not corrected for coordinated omission).
+func (w *WrkResult) Latency() Latency {
+	d := func(us float64) time.Duration { return time.Duration(us * 1e3) }
+	return Latency{P50: d(w.P50US), P99: d(w.P99US), P999: d(w.P999US), Max: d(w.MaxUS), Mean: d(w.MeanUS)}
+}
+
+// wrkMarker starts the line the bench's Lua script prints at the end of a wrk run.
+const wrkMarker = "URINGD-WRK "
+
+// wrkScript picks each request's path: the fixed one, or a random file of the data set (one
+// generator per wrk thread, seeded apart), and prints wrk's summary as one JSON line.
+const wrkScript = `-- written by uringd bench http
+local reqs, n = {}, 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0))
+  if args[1] == "fixed" then
+    reqs[1] = wrk.format("GET", args[2]); n = 1
+  else
+    local count = tonumber(args[2])
+    for i = 0, count - 1 do
+      reqs[i + 1] = wrk.format("GET", string.format("/c/%03d/%05d.bin", math.floor(i / 256), i))
+    end
+    n = count
+  end
+end
+function request()
+  if n == 1 then return reqs[1] end
+  return reqs[math.random(n)]
+end
+function done(s, lat, req)
+  local e = s.errors
+  io.write(string.format('URINGD-WRK {"duration_us":%d,"requests":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,"mean_us":%.1f}\n',
+    s.duration, s.requests, s.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    lat:percentile(50), lat:percentile(99), lat:percentile(99.9), lat.max, lat.mean))
+end
+`
+
+// ParseWrk reads a wrk run's output: the JSON line of the bench's Lua script, checked against
+// wrk's own "Requests/sec" and "Non-2xx or 3xx responses" lines when they are there.
+func ParseWrk(out []byte) (WrkResult, error) {
+	var r WrkResult
+	found := false
+	var rps float64
+	var non2xx int64 = -1
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		switch {
+		case bytes.HasPrefix(line, []byte(wrkMarker)):
+			if err := json.Unmarshal(line[len(wrkMarker):], &r); err != nil {
+				return r, fmt.Errorf("wrk: summary line %q: %w", line, err)
+			}
+			found = true
+		case bytes.HasPrefix(line, []byte("Requests/sec:")):
+			rps, _ = strconv.ParseFloat(string(bytes.TrimSpace(line[len("Requests/sec:"):])), 64)
+		case bytes.HasPrefix(line, []byte("Non-2xx or 3xx responses:")):
+			non2xx, _ = strconv.ParseInt(string(bytes.TrimSpace(line[len("Non-2xx or 3xx responses:"):])), 10, 64)
+		}
+	}
+	if !found {
+		return r, fmt.Errorf("wrk: no %q line in its output: %.300q", strings.TrimSpace(wrkMarker), out)
+	}
+	if non2xx > r.Status {
+		r.Status = non2xx
+	}
+	if rps > 0 && r.DurationUS > 0 {
+		own := float64(r.Requests) / r.Wall().Seconds()
+		if own < rps*0.99 || own > rps*1.01 {
+			return r, fmt.Errorf("wrk: summary says %.0f req/s, wrk printed %.0f", own, rps)
+		}
+	}
+	return r, nil
+}
+
+// wrkRun is one wrk process in flight.
+type wrkRun struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+}
+
+// startWrk starts wrk with conns connections on one thread against addr for d.
+func startWrk(ctx context.Context, script, addr string, ps PathSet, conns int, d time.Duration) (*wrkRun, error) {
+	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(wrkSeconds(d)) + "s",
+		"--timeout", "10s", "-s", script, "http://" + addr + "/", "--"}
+	if ps.Fixed != "" {
+		args = append(args, "fixed", ps.Fixed)
+	} else {
+		args = append(args, "random", strconv.Itoa(ps.Count))
+	}
+	w := &wrkRun{cmd: exec.CommandContext(ctx, "wrk", args...)}
+	w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
+	if err := w.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("wrk: %w", err)
+	}
+	return w, nil
+}
+
+// wrkSeconds is d in the whole seconds wrk takes (at least 1).
+func wrkSeconds(d time.Duration) int { return max(1, int(d.Round(time.Second)/time.Second)) }
+
+func (w *wrkRun) wait() (WrkResult, error) {
+	if err := w.cmd.Wait(); err != nil {
+		out := bytes.TrimSpace(append(w.stderr.Bytes(), w.stdout.Bytes()...))
+		if len(out) > 300 {
+			out = out[:300]
+		}
+		return WrkResult{}, fmt.Errorf("wrk: %w: %s", err, out)
+	}
+	r, err := ParseWrk(w.stdout.Bytes())
+	if err != nil {
+		return r, err
+	}
+	if n := r.Connect + r.Read + r.Write + r.Timeout; n > 0 && r.Requests == 0 {
+		return r, fmt.Errorf("wrk: no answer (%d socket errors)", n)
+	}
+	return r, nil
+}
+
+func writeWrkScript(dir string) (string, error) {
+	p := filepath.Join(dir, "paths.lua")
+	return p, os.WriteFile(p, []byte(wrkScript), 0o644)
+}
+
+// RateResult is a fixed-rate run. A request that had to wait for the answer before it is
+// timed from when it was due, so a stalled server is charged for the requests it held up
+// (no coordinated omission).
+type RateResult struct {
+	Sent, OK, Bad int64 // Bad: a wrong status or length, or a broken connection
+	Wall          time.Duration
+	Hist          *Histogram
+	FirstBad      string // what the first bad answer was
+}
+
+// RateLoad offers Rate requests per second over Conns keep-alive connections to Addr for
+// Duration, each connection on its own schedule of Conns/Rate seconds between requests.
+type RateLoad struct {
+	Addr     string
+	Paths    PathSet
+	Rate     float64
+	Conns    int
+	Duration time.Duration
+}
+
+// Run runs the load and returns what it measured.
+func (l RateLoad) Run(ctx context.Context) (RateResult, error) {
+	if l.Rate <= 0 || l.Conns <= 0 || l.Duration <= 0 {
+		return RateResult{}, fmt.Errorf("bench: rate load needs a rate, connections and a duration")
+	}
+	interval := time.Duration(float64(l.Conns) / l.Rate * 1e9)
+	start := time.Now().Add(20 * time.Millisecond) // every connection dialled first
+	end := start.Add(l.Duration)
+	var wg sync.WaitGroup
+	res := make([]RateResult, l.Conns)
+	errs := make([]error, l.Conns)
+	for k := 0; k < l.Conns; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			first := start.Add(interval * time.Duration(k) / time.Duration(l.Conns))
+			res[k], errs[k] = l.conn(ctx, k, first, end, interval)
+		}()
+	}
+	wg.Wait()
+	out := RateResult{Hist: NewHistogram(), Wall: time.Since(start)}
+	for k := range res {
+		if errs[k] != nil {
+			return out, errs[k]
+		}
+		out.Sent += res[k].Sent
+		out.OK += res[k].OK
+		out.Bad += res[k].Bad
+		out.Hist.Merge(res[k].Hist)
+		if out.FirstBad == "" {
+			out.FirstBad = res[k].FirstBad
+		}
+	}
+	if out.Wall > l.Duration {
+		out.Wall = l.Duration // requests are scheduled in [start, end)
+	}
+	return out, nil
+}
+
+func (l RateLoad) conn(ctx context.Context, k int, next, end time.Time, interval time.Duration) (RateResult, error) {
+	r := RateResult{Hist: NewHistogram()}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(k)))
+	var c net.Conn
+	var br *bufio.Reader
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	bad := func(what string) {
+		r.Bad++
+		if r.FirstBad == "" {
+			r.FirstBad = what
+		}
+		if c != nil {
+			c.Close()
+			c = nil
+		}
+	}
+	req := make([]byte, 0, 128)
+	var prevDone time.Time
+	for ; next.Before(end); next = next.Add(interval) {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		// A request held up by the previous answer is timed from when it was due (the server
+		// made it late); one sent late only because the timer woke late is timed from its send.
+		sent := next
+		if !prevDone.After(next) {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			sent = time.Now()
+		}
+		if c == nil {
+			var err error
+			c, err = net.DialTimeout("tcp", l.Addr, 5*time.Second)
+			if err != nil {
+				r.Sent++
+				bad("connect: " + err.Error())
+				continue
+			}
+			br = bufio.NewReaderSize(c, 64<<10)
+		}
+		i := 0
+		if l.Paths.Fixed == "" {
+			i = rng.IntN(l.Paths.Count)
+		}
+		req = append(req[:0], "GET "...)
+		req = append(req, l.Paths.path(i)...)
+		req = append(req, " HTTP/1.1\r\nHost: bench\r\n\r\n"...)
+		r.Sent++
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(req); err != nil {
+			bad("write: " + err.Error())
+			continue
+		}
+		status, n, err := readResponse(br)
+		if err != nil {
+			bad("read: " + err.Error())
+			continue
+		}
+		if status != 200 || n != l.Paths.Size {
+			bad(fmt.Sprintf("%s: status %d, %d bytes, want 200 and %d", l.Paths.path(i), status, n, l.Paths.Size))
+			continue
+		}
+		prevDone = time.Now()
+		r.OK++
+		r.Hist.Record(prevDone.Sub(sent))
+	}
+	return r, nil
+}
+
+// readResponse reads one HTTP/1.1 response with a Content-Length and discards its body.
+func readResponse(br *bufio.Reader) (status int, length int64, err error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, 0, fmt.Errorf("bad status line %q", line)
+	}
+	status, err = strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, 0, fmt.Errorf("bad status line %q", line)
+	}
+	length = -1
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return status, 0, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			length, err = strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+			if err != nil {
+				return status, 0, fmt.Errorf("bad Content-Length %q", v)
+			}
+		}
+	}
+	if length < 0 {
+		return status, 0, errors.New("response without Content-Length")
+	}
+	if _, err := br.Discard(int(length)); err != nil {
+		return status, 0, err
+	}
+	return status, length, nil
+}
