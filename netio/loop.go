@@ -39,12 +39,14 @@ const (
 // listener's accepts, its connections, its open-file cache. Nothing in it is shared with
 // other loops except the Server's counters, so it takes no locks.
 type loop struct {
-	s    *Server
-	id   int
-	r    *ring.Ring
-	f    *ring.Features
-	lfd  int
-	bufs *ring.BufferGroup
+	s  *Server
+	id int
+	// iowqPrev holds this thread's io-wq limits from before Config.IOWQMaxWorkers, to restore.
+	iowqPrev [2]uint32
+	r        *ring.Ring
+	f        *ring.Features
+	lfd      int
+	bufs     *ring.BufferGroup
 
 	conns   []*conn
 	free    []int32
@@ -133,6 +135,22 @@ func (l *loop) setupRing() error {
 		return fmt.Errorf("netio: loop %d: %w", l.id, err)
 	}
 	l.r, l.f = r, r.Features()
+	if f := l.s.tune.loopThread; f != nil {
+		f(l.id, unix.Gettid())
+	}
+	if n := l.s.cfg.IOWQMaxWorkers; n > 0 {
+		// The limit is the calling thread's io-wq's: this loop's, since it submits here.
+		if !l.f.IOWQMaxWorkers {
+			if l.id == 0 {
+				l.s.cfg.Logf("io-wq workers: no cap (IORING_REGISTER_IOWQ_MAX_WORKERS needs Linux 5.15+, kernel here %s)", l.f.Effective())
+			}
+		} else if b, u, err := r.SetIOWQMaxWorkers(uint32(n), uint32(n)); err != nil {
+			r.Close()
+			return fmt.Errorf("netio: loop %d: %w", l.id, err)
+		} else {
+			l.iowqPrev = [2]uint32{b, u}
+		}
+	}
 	l.chainMax = min(len(conn{}.ops), int(r.SQEntries())-1) + 1
 	l.skipRead = l.f.CQESkip
 	l.large = l.s.largePath(l.f, l.pool != nil)
@@ -151,6 +169,11 @@ func (l *loop) setupRing() error {
 func (l *loop) close() {
 	l.opening = nil // releasing an opener below must not start lookups on a closed ring
 	if l.r != nil {
+		if l.iowqPrev != [2]uint32{} {
+			// The cap belongs to this OS thread's io-wq, and the thread outlives the loop in
+			// Go's pool: give it back its limits so later rings on it are not capped.
+			l.r.SetIOWQMaxWorkers(l.iowqPrev[0], l.iowqPrev[1])
+		}
 		l.r.Close()
 	}
 	if l.pool != nil {

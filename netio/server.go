@@ -71,6 +71,14 @@ type Config struct {
 	// Default (for 0) 10000.
 	MaxListingEntries int
 
+	// IOWQMaxWorkers caps each loop's io-wq worker threads of each kind, bounded (regular
+	// file work: reads, opens, stats) and unbounded (sockets, pipes), with
+	// IORING_REGISTER_IOWQ_MAX_WORKERS (5.15+): at most 2×IOWQMaxWorkers per loop, so a cold
+	// disk load cannot grow the kernel's own thread pool without bound; work beyond the cap
+	// waits in the kernel's queue. 0 leaves the kernel's limit (RLIMIT_NPROC). Older
+	// kernels ignore it, which Logf reports.
+	IOWQMaxWorkers int
+
 	OpenFileCache    int           // open files kept per loop (fd + stat); default 1024, negative disables
 	OpenFileCacheTTL time.Duration // how long an entry is trusted before it is opened again; default 1s
 
@@ -184,7 +192,7 @@ func (c *Config) checkNegative() error {
 	}{
 		{"Loops", int64(c.Loops)}, {"Threads", int64(c.Threads)}, {"MaxHeaderBytes", int64(c.MaxHeaderBytes)},
 		{"MaxTargetBytes", int64(c.MaxTargetBytes)}, {"MaxConns", int64(c.MaxConns)},
-		{"MaxListingEntries", int64(c.MaxListingEntries)},
+		{"MaxListingEntries", int64(c.MaxListingEntries)}, {"IOWQMaxWorkers", int64(c.IOWQMaxWorkers)},
 		{"ReadHeaderTimeout", int64(c.ReadHeaderTimeout)}, {"IdleTimeout", int64(c.IdleTimeout)},
 		{"WriteTimeout", int64(c.WriteTimeout)}, {"ShutdownTimeout", int64(c.ShutdownTimeout)},
 		{"OpenFileCacheTTL", int64(c.OpenFileCacheTTL)},

@@ -16,6 +16,9 @@ type ringTuning struct {
 	// cancelEvery > 0 makes every cancelEvery-th OPENAT2 or STATX a NOP whose completion
 	// reads -ECANCELED: what the kernel's unasked cancellations of io-wq work look like.
 	cancelEvery uint64
+	// loopThread, when set, is told each loop's OS thread once its ring exists (the kernel
+	// names that thread's io-wq workers iou-wrk-TID).
+	loopThread func(loop, tid int)
 }
 
 // pressure counts what tests need to see of the loops' work: full SQs, parsing.

@@ -37,6 +37,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: netioDefault("shutdown-timeout"), Usage: "time in-flight responses get at SIGINT/SIGTERM"},
 			&cli.StringFlag{Name: "large-files", Value: "sendfile", Usage: "how file pieces of 64 KiB and more are sent: sendfile (sendfile(2) from the loop for ranges cachestat(2) finds cached, 6.5+; else READ+SEND), splice (SPLICE file→pipe→socket on kernel io-wq threads) or read (READ into a buffer, then SEND)"},
 			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them (6.12+; negative: never)"},
+			&cli.IntFlag{Name: "iowq-max-workers", Usage: "cap each loop's kernel io-wq workers to N bounded (file) and N unbounded (socket) threads (5.15+; default: the kernel's limit)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
 			&cli.IntFlag{Name: "max-listing-entries", Value: 10000, Usage: "entries shown in a directory listing (a directory without index.html); a longer listing is cut and says so"},
 			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH (written by the io_uring logger; SIGHUP reopens it for logrotate), - (stdout) or off"},
@@ -63,6 +64,7 @@ func serveCommand() *cli.Command {
 				KernelCompat:      c.String("kernel-compat"),
 				JoinPort:          c.Bool("join-port"),
 				MaxListingEntries: c.Int("max-listing-entries"),
+				IOWQMaxWorkers:    c.Int("iowq-max-workers"),
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
 				},
@@ -117,7 +119,7 @@ func serveCommand() *cli.Command {
 // netio.Config take its default for them: a count or a time must be positive when given.
 // (--loops is the exception: left out, it is one per CPU; --batch-wait negative means never.)
 func checkServeFlags(c *cli.Context) error {
-	for _, name := range []string{"loops", "threads", "max-header-bytes", "max-conns", "max-listing-entries"} {
+	for _, name := range []string{"loops", "threads", "max-header-bytes", "max-conns", "max-listing-entries", "iowq-max-workers"} {
 		if c.IsSet(name) && c.Int(name) <= 0 {
 			return fmt.Errorf("--%s %d: must be at least 1", name, c.Int(name))
 		}
