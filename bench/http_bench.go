@@ -171,12 +171,12 @@ func (b *HTTPBench) Run(ctx context.Context) ([]Result, error) {
 	if err := b.defaults(); err != nil {
 		return nil, err
 	}
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return nil, errors.New("bench http: wrk is not installed (apt-get install wrk)")
-	}
 	servers, err := b.servers()
 	if err != nil {
 		return nil, err
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return nil, errors.New("bench http: wrk is not installed (apt-get install wrk)")
 	}
 	count := 0
 	if b.needsCold() {

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchHTTPHot runs `uringd bench http --workload hot` against uringd alone for a
+// second per phase: the real binary serving, wrk loading it, the fixed-rate client timing it.
+func TestBenchHTTPHot(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk is not installed (apt-get install wrk): bench http needs it")
+	}
+	data, rep := t.TempDir(), filepath.Join(t.TempDir(), "report")
+	cmd := exec.Command(os.Args[0], "bench", "http", "--workload", "hot", "--servers", "uringd",
+		"--duration", "1s", "--rounds", "1", "--path-size", "4k,64k", "--conns", "8", "--hot-rate", "200",
+		"--data-dir", data, "--json", "--report", rep)
+	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("bench http: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("bench http did not finish in 90 s\nstderr:\n%s", stderr.String())
+	}
+
+	dec := json.NewDecoder(&stdout)
+	rows := map[string]map[string]any{}
+	for {
+		var row map[string]any
+		if err := dec.Decode(&row); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("--json output: %v\n%s", err, stdout.String())
+		}
+		rows[row["workload"].(string)] = row
+	}
+	for _, name := range []string{"hot-4k", "hot-64k"} {
+		row := rows[name]
+		if row == nil {
+			t.Fatalf("no %s row in %v", name, rows)
+		}
+		if row["server"] != "uringd" {
+			t.Errorf("%s: server %v, want uringd", name, row["server"])
+		}
+		for _, k := range []string{"req_per_s", "mbps", "p50_ms", "p99_ms", "cpu_us_per_req", "ctxsw_per_req", "os_threads"} {
+			v, ok := row[k].(float64)
+			if !ok || v <= 0 {
+				t.Errorf("%s: %s = %v, want a positive number", name, k, row[k])
+			}
+		}
+		if ok, _ := row["rate_ok_pct"].(float64); ok < 90 {
+			t.Errorf("%s: the fixed-rate client got %v%% of its 200 req/s answered", name, row["rate_ok_pct"])
+		}
+	}
+	if !strings.Contains(stderr.String(), "hot round 1/1: uringd") {
+		t.Errorf("no progress line on stderr:\n%s", stderr.String())
+	}
+
+	md, err := os.ReadFile(filepath.Join(rep, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| hot-4k | uringd |", "hot-4k-latency.svg", "hot-64k-throughput.svg", "## Machine"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	for _, f := range []string{"hot-4k-latency.svg", "hot-4k-throughput.svg", "hot-64k-latency.svg"} {
+		b, err := os.ReadFile(filepath.Join(rep, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := xmlWellFormed(b); err != nil || !bytes.Contains(b, []byte("<svg")) {
+			t.Errorf("%s is not an SVG: %v", f, err)
+		}
+		if strings.HasSuffix(f, "latency.svg") && !bytes.Contains(b, []byte("uringd")) {
+			t.Errorf("%s has no uringd curve", f)
+		}
+	}
+	var js struct {
+		Results []struct {
+			Engine string `json:"engine"`
+		} `json:"results"`
+	}
+	b, _ := os.ReadFile(filepath.Join(rep, "report.json"))
+	if err := json.Unmarshal(b, &js); err != nil || len(js.Results) != 2 {
+		t.Errorf("report.json: %v, %d results", err, len(js.Results))
+	}
+}
+
+func xmlWellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
