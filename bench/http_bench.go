@@ -136,7 +136,9 @@ func (b *HTTPBench) servers() ([]HTTPServer, error) {
 	}
 	var out []HTTPServer
 	for _, name := range want {
-		i := slices.IndexFunc(all, func(s HTTPServer) bool { return s.Name == name })
+		// "uringd:--iowq-max-workers 2" is a uringd mode with more flags, run as its own server.
+		base, flags, variant := strings.Cut(name, ":")
+		i := slices.IndexFunc(all, func(s HTTPServer) bool { return s.Name == base })
 		if i < 0 {
 			var names []string
 			for _, s := range all {
@@ -145,6 +147,17 @@ func (b *HTTPBench) servers() ([]HTTPServer, error) {
 			return nil, fmt.Errorf("bench http: unknown server %q (%s)", name, strings.Join(names, ", "))
 		}
 		s := all[i]
+		if variant {
+			if s.Binary != "" || s.Name == "nethttp" {
+				return nil, fmt.Errorf("bench http: %q: only uringd's modes take flags after a colon", name)
+			}
+			extra, orig := strings.Fields(flags), s.config
+			s.Name, s.About = name, s.About+", with `"+flags+"`"
+			s.config = func(e *serverEnv) ([]string, []string, error) {
+				argv, env, err := orig(e)
+				return append(argv, extra...), env, err
+			}
+		}
 		if s.Binary != "" {
 			if _, err := exec.LookPath(s.Binary); err != nil {
 				fmt.Fprintf(b.Stderr, "bench http: %s is not installed (apt-get install %s): skipped\n", s.Name, s.Package)

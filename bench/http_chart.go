@@ -25,7 +25,7 @@ func LatencyCDFSVG(w io.Writer, title string, series []cdfSeries) error {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	colors := []drawing.Color{chart.ColorBlue, chart.ColorRed, chart.ColorGreen, chart.ColorOrange,
 		{R: 0x8e, G: 0x44, B: 0xad, A: 255}, chart.ColorBlack, {R: 0x16, G: 0xa0, B: 0x85, A: 255},
-		{R: 0x7f, G: 0x8c, B: 0x8d, A: 255}, {R: 0xd3, G: 0x54, B: 0x00, A: 255}}
+		{R: 0x7f, G: 0x8c, B: 0x8d, A: 255}, {R: 0x80, G: 0x80, B: 0x00, A: 255}}
 	var ss []chart.Series
 	for i, s := range series {
 		cs := chart.ContinuousSeries{Name: esc.Replace(s.name),

@@ -97,7 +97,7 @@ func benchHTTPCommand() *cli.Command {
 			"(a memory cgroup caps it; caches are dropped before each phase; needs root). mixed: the cold load\n" +
 			"plus a hot client on the smallest --path-size file, whose rate and latency are reported.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "servers", Usage: "comma-separated `LIST` (default: all installed): uringd, uringd-threadpool, uringd-std, nginx, nginx-aio, h2o, lighttpd, caddy, nethttp"},
+			&cli.StringFlag{Name: "servers", Usage: "comma-separated `LIST` (default: all installed): uringd, uringd-threadpool, uringd-std, nginx, nginx-aio, h2o, lighttpd, caddy, nethttp; a uringd mode with more serve flags is NAME:FLAGS, e.g. 'uringd:--iowq-max-workers 2'"},
 			&cli.StringFlag{Name: "workload", Value: "hot", Usage: "hot, cold, mixed or all (comma-separated list allowed)"},
 			&cli.StringFlag{Name: "path-size", Value: "4k,1m", Usage: "sizes of the hot files (the first is mixed's hot file)"},
 			&cli.IntFlag{Name: "conns", Value: 64, Usage: "wrk connections (the cold load's in mixed)"},
