@@ -593,6 +593,21 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 	if len(b.UringdArgs) > 0 {
 		notes = append(notes, "uringd flags added: `"+ShellQuote(b.UringdArgs)+"`.")
 	}
+	var wq []string
+	for _, r := range rows {
+		if v, ok := r.Extra["iowq_per_req"]; ok && v > 0 {
+			line := fmt.Sprintf("`%s %s`: %.2f", r.Name, r.Engine, v)
+			for _, op := range asyncOps {
+				if v := r.Extra["iowq_"+opNames[op]+"_per_req"]; v > 0 {
+					line += fmt.Sprintf(", %s %.2f", opNames[op], v)
+				}
+			}
+			wq = append(wq, line)
+		}
+	}
+	if len(wq) > 0 {
+		notes = append(notes, "io_uring requests queued to io-wq workers per request (perf, tracepoint io_uring:io_uring_queue_async_work), in all and by operation: "+strings.Join(wq, "; ")+".")
+	}
 	var charts []Chart
 	names := []string{}
 	for _, r := range rows {
