@@ -298,7 +298,9 @@ func (l RateLoad) conn(ctx context.Context, k int, next, end time.Time, interval
 		}
 		req = append(req[:0], "GET "...)
 		req = append(req, l.Paths.path(i)...)
-		req = append(req, " HTTP/1.1\r\nHost: bench\r\n\r\n"...)
+		req = append(req, " HTTP/1.1\r\nHost: "...)
+		req = append(req, l.Addr...) // Caddy answers another host's name with an empty 200
+		req = append(req, "\r\n\r\n"...)
 		r.Sent++
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.Write(req); err != nil {
