@@ -65,8 +65,9 @@ func prepareTree(root string, hot []int64, count int, fileSize int64, progress i
 	want := dataManifest{FileSize: fileSize, Count: count, Hot: hot}
 	if b, err := os.ReadFile(filepath.Join(root, manifestName)); err == nil {
 		var have dataManifest
-		if json.Unmarshal(b, &have) == nil && have.FileSize == fileSize && have.Count == count &&
-			fmt.Sprint(have.Hot) == fmt.Sprint(hot) {
+		// A hot-only run keeps the cold set that is there: writing it again costs minutes.
+		if json.Unmarshal(b, &have) == nil && fmt.Sprint(have.Hot) == fmt.Sprint(hot) &&
+			(count == 0 || have.FileSize == fileSize && have.Count == count) {
 			return nil
 		}
 	}

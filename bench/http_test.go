@@ -179,6 +179,13 @@ func TestPrepareTreeAndVerify(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "4k.bin")); err == nil {
 		t.Fatal("a matching tree was written again")
 	}
+	// A hot-only tree (no cold files asked for) keeps the cold set that is there.
+	if err := prepareTree(root, []int64{4 << 10, 1 << 20}, 0, 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "4k.bin")); err == nil {
+		t.Fatal("a hot-only call wrote the tree again")
+	}
 	if err := prepareTree(root, []int64{4 << 10, 1 << 20}, 301, 8<<10, io.Discard); err != nil {
 		t.Fatal(err)
 	}
