@@ -16,6 +16,9 @@ import (
 // TestBenchHTTPHot runs `uringd bench http --workload hot` against uringd alone for a
 // second per phase: the real binary serving, wrk loading it, the fixed-rate client timing it.
 func TestBenchHTTPHot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the end-to-end bench runs in the full go test run")
+	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Skip("wrk is not installed (apt-get install wrk): bench http needs it")
 	}
