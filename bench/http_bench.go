@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -608,7 +607,6 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 	if len(wq) > 0 {
 		notes = append(notes, "io_uring requests queued to io-wq workers per request (perf, tracepoint io_uring:io_uring_queue_async_work), in all and by operation: "+strings.Join(wq, "; ")+".")
 	}
-	var charts []Chart
 	names := []string{}
 	for _, r := range rows {
 		if !slices.Contains(names, r.Name) {
@@ -619,7 +617,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		return err
 	}
 	rep := Report{Title: "uringd bench http: " + strings.Join(b.Workloads, ", "), Command: b.Command,
-		Columns: HTTPTableColumns(), Results: rows, Notes: notes, Charts: charts}
+		Columns: HTTPTableColumns(), Results: rows, Notes: notes}
 	var extra []string
 	for _, name := range names {
 		var sub []Result
@@ -667,7 +665,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		}
 	}
 	rep.Notes = append(rep.Notes, strings.Join(extra, "\n"))
-	rep.Charts = []Chart{} // the charts above, per workload
+	rep.Charts = []Chart{} // the charts above, per workload, instead of WriteReport's defaults
 	return WriteReport(b.Report, rep)
 }
 
@@ -763,14 +761,4 @@ func (p *stepProgress) done() {
 		fmt.Fprintf(p.w, "\r\033[K")
 	}
 	fmt.Fprintf(p.w, "bench http: %d steps in %v\n", p.total, time.Since(p.start).Round(time.Second))
-}
-
-// sortedKeys is used by tests and reports for stable output.
-func sortedKeys(m map[string]float64) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }
