@@ -62,15 +62,22 @@ const manifestName = ".uringd-bench-data.json"
 // of count files of fileSize bytes, unless its manifest says it does already. Directories
 // are 0755 and files 0644: nginx's and lighttpd's workers read them as another user.
 func prepareTree(root string, hot []int64, count int, fileSize int64, progress io.Writer) error {
-	want := dataManifest{FileSize: fileSize, Count: count, Hot: hot}
+	keepCold := false
 	if b, err := os.ReadFile(filepath.Join(root, manifestName)); err == nil {
 		var have dataManifest
-		// A hot-only run keeps the cold set that is there: writing it again costs minutes.
-		if json.Unmarshal(b, &have) == nil && fmt.Sprint(have.Hot) == fmt.Sprint(hot) &&
-			(count == 0 || have.FileSize == fileSize && have.Count == count) {
-			return nil
+		if json.Unmarshal(b, &have) == nil {
+			if fmt.Sprint(have.Hot) == fmt.Sprint(hot) && (count == 0 || have.FileSize == fileSize && have.Count == count) {
+				return nil
+			}
+			// Other hot files, or a hot-only run, keep the cold set that is there: writing it
+			// again costs minutes.
+			if count == 0 && have.Count > 0 {
+				count, fileSize = have.Count, have.FileSize
+			}
+			keepCold = have.Count == count && have.FileSize == fileSize
 		}
 	}
+	want := dataManifest{FileSize: fileSize, Count: count, Hot: hot}
 	os.Remove(filepath.Join(root, manifestName))
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("bench http: data set: %w", err)
@@ -95,7 +102,7 @@ func prepareTree(root string, hot []int64, count int, fileSize int64, progress i
 			return err
 		}
 	}
-	if count > 0 {
+	if count > 0 && !keepCold {
 		p := NewProgress(progress, "bench http: writing the cold data set", int64(count)*fileSize)
 		for i := 0; i < count; i++ {
 			if i%256 == 0 {

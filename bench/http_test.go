@@ -186,6 +186,23 @@ func TestPrepareTreeAndVerify(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "4k.bin")); err == nil {
 		t.Fatal("a hot-only call wrote the tree again")
 	}
+	// Nor does one with other hot sizes: it writes those and keeps the cold set.
+	os.Remove(filepath.Join(root, "c", "000", "00001.bin"))
+	if err := prepareTree(root, []int64{64 << 10}, 0, 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "64k.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "c", "000", "00001.bin")); err == nil {
+		t.Fatal("a hot-only call with other sizes wrote the cold set again")
+	}
+	if err := prepareTree(root, []int64{4 << 10, 1 << 20}, 300, 8<<10, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "c", "000", "00001.bin")); err == nil {
+		t.Fatal("the cold set was written again after a hot-only run kept it")
+	}
 	if err := prepareTree(root, []int64{4 << 10, 1 << 20}, 301, 8<<10, io.Discard); err != nil {
 		t.Fatal(err)
 	}
