@@ -83,6 +83,7 @@ type conn struct {
 	outLen         int
 	outSent        int
 	readFailed     bool
+	directRead     int64        // bytes of the chunk's chain READ with O_DIRECT (Config.ColdReads)
 	more           bool         // the chunk being sent is a head whose body follows: MSG_MORE
 	pipe           [2]int       // for SPLICE of large files: read end, write end (0: none yet)
 	spliceLeft     int          // bytes in the pipe still to go to the socket

@@ -19,6 +19,14 @@ type fileEntry struct {
 	expires time.Time
 	refs    int  // replies using fd right now
 	dead    bool // out of the cache: close fd when refs drops to 0
+	// uses counts the replies that used this entry; the second one on reads buffered, so a
+	// file asked for again comes into the page cache (see loop.directFd).
+	uses int
+	// dfd is fd opened again with O_DIRECT, for uncached ranges (Config.ColdReads): direct
+	// is 0 before the first try, 1 with dfd open, -1 without (the file system refused), -2
+	// with dfd open but refused by a read (closed with the entry, as chains may hold it).
+	dfd    int
+	direct int8
 }
 
 // fileCacheSize bounds each loop's cache to its share of a quarter of the process's fd limit
@@ -126,6 +134,10 @@ func (e *fileEntry) close() {
 		e.ff = nil
 	} else if e.fd >= 0 {
 		unix.Close(e.fd)
+	}
+	if e.direct == 1 || e.direct == -2 {
+		unix.Close(e.dfd)
+		e.direct = -1
 	}
 	e.fd = -1
 }

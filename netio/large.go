@@ -3,7 +3,9 @@ package netio
 import (
 	"errors"
 	"os"
+	"strconv"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -19,6 +21,7 @@ const (
 	largeRead     largePath = iota // READ linked to SEND, 256 KiB at a time
 	largeSplice                    // SPLICE file→pipe linked to SPLICE pipe→socket (io-wq)
 	largeSendfile                  // sendfile(2) from the loop, for ranges in the page cache
+	largeDirect                    // not a path but a count: uncached chunks READ with O_DIRECT
 )
 
 const (
@@ -34,6 +37,7 @@ type LargeFileStats struct {
 	Read     int64 // READ into a buffer, then SEND (also the fallback for uncached ranges)
 	Splice   int64 // SPLICE file→pipe→socket through the ring
 	Sendfile int64 // sendfile(2) from the loop's thread
+	Direct   int64 // READ with O_DIRECT, then SEND: uncached ranges read once (Config.ColdReads)
 }
 
 // LargeFileStats returns the bytes sent so far by each large-file path.
@@ -42,6 +46,7 @@ func (s *Server) LargeFileStats() LargeFileStats {
 		Read:     s.large[largeRead].Load(),
 		Splice:   s.large[largeSplice].Load(),
 		Sendfile: s.large[largeSendfile].Load(),
+		Direct:   s.large[largeDirect].Load(),
 	}
 }
 
@@ -148,6 +153,40 @@ func (l *loop) sendfile(c *conn, fd int, p *piece) bool {
 			return true
 		}
 	}
+}
+
+// directAlign is the alignment O_DIRECT reads keep, of buffer, offset and length: a page,
+// which is a multiple of every logical block size Linux file systems use on this path.
+const directAlign = 4096
+
+// directLen returns how many of the n bytes at off of c's file, not in the page cache, are to
+// be READ with O_DIRECT into c.out (0: none, read them buffered). O_DIRECT keeps a file read
+// once out of the page cache: no readahead, no page allocation or cgroup reclaim on the
+// loop's thread, one copy less. Only a file's first use per open-file cache entry reads
+// direct; the next one reads buffered, so a file that is asked for again gets cached.
+func (l *loop) directLen(c *conn, off, n int64) int64 {
+	e := c.file
+	if !l.s.coldDirect || e == nil || e.uses > 1 || c.outLen != 0 || off%directAlign != 0 {
+		return 0
+	}
+	d := n &^ (directAlign - 1)
+	if d == 0 || uintptr(unsafe.Pointer(&c.out[0]))%directAlign != 0 {
+		return 0
+	}
+	if e.direct == 0 {
+		// Opened again through /proc: the inode is in memory and held by fd, so this walks no
+		// disk, and it is once per cache entry. A file system without O_DIRECT says EINVAL.
+		fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(e.fd), unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+		if err != nil {
+			e.direct = -1
+			return 0
+		}
+		e.dfd, e.direct = fd, 1
+	}
+	if e.direct < 0 {
+		return 0
+	}
+	return d
 }
 
 // cached reports whether every page of fd's bytes [off, off+n) is in the page cache.

@@ -191,12 +191,11 @@ func (s *slowReader) Read(p []byte) (int, error) {
 	return s.r.Read(p[:min(len(p), 8<<10)])
 }
 
-// TestSendfileColdPages evicts a file from the page cache and checks that the sendfile path
-// does not take it (sendfile would wait for the disk in the loop): the uncached chunks are
-// READ through the ring, and the bytes are right.
-func TestSendfileColdPages(t *testing.T) {
-	dir := t.TempDir()
-	data := make([]byte, 3<<20)
+// coldFile writes size random bytes to dir/cold.bin and evicts them from the page cache; it
+// skips the test where the file system keeps them cached (tmpfs). evict evicts them again.
+func coldFile(t *testing.T, dir string, size int) (data []byte, cachedPages func() uint64, evict func()) {
+	t.Helper()
+	data = make([]byte, size)
 	rand.New(rand.NewSource(3)).Read(data)
 	path := filepath.Join(dir, "cold.bin")
 	write(t, path, data)
@@ -204,23 +203,39 @@ func TestSendfileColdPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	if err := unix.Fsync(int(f.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	rs := start(t, mode{"sendfile", Config{}}, dir, nil)
+	cachedPages = func() uint64 {
+		var cs unix.Cachestat_t
+		if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
+			t.Fatalf("cachestat: %v", err)
+		}
+		return cs.Cache
+	}
+	evict = func() {
+		if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data, cachedPages, evict
+}
+
+// TestSendfileColdPages evicts a file from the page cache and checks that the sendfile path
+// does not take it (sendfile would wait for the disk in the loop): with ColdReads
+// "buffered" the uncached chunks are READ through the ring into the page cache, and the
+// bytes are right.
+func TestSendfileColdPages(t *testing.T) {
+	dir := t.TempDir()
+	data, cachedPages, evict := coldFile(t, dir, 3<<20)
+	rs := start(t, mode{"sendfile", Config{ColdReads: "buffered"}}, dir, nil)
 	if !SendfileUsable(rs.s.Features()) {
 		t.Skipf("no cachestat(2) on %s: the sendfile path is never taken", rs.s.Features().Release)
 	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
-	var cs unix.Cachestat_t
-	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
-		t.Fatal(err)
-	}
-	if cs.Cache > 16 {
-		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, cs.Cache)
+	evict()
+	if n := cachedPages(); n > 16 {
+		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
 	}
 	resp, body := get(t, rs.url+"/cold.bin")
 	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
@@ -238,6 +253,113 @@ func TestSendfileColdPages(t *testing.T) {
 	}
 	if strings.Contains(rs.logText(), "sendfile") {
 		t.Fatalf("server logged: %s", rs.logText())
+	}
+}
+
+// TestColdReadsDirect evicts a file whose size is not a multiple of a block and checks the
+// default ColdReads "direct" on one keep-alive connection: the first request reads the bulk
+// with O_DIRECT (the file stays out of the page cache) and the unaligned tail buffered; the
+// second use of the same open file reads buffered, which caches it; the third goes by
+// sendfile. Each time the bytes are right. Ranges at an unaligned offset read buffered.
+func TestColdReadsDirect(t *testing.T) {
+	dir := t.TempDir()
+	const size = 3<<20 + 1234
+	data, cachedPages, evict := coldFile(t, dir, size)
+	rs := start(t, mode{"sendfile", Config{}}, dir, func(c *Config) { c.OpenFileCacheTTL = time.Minute })
+	if !SendfileUsable(rs.s.Features()) {
+		t.Skipf("no cachestat(2) on %s: the sendfile path, and its direct reads, are never taken", rs.s.Features().Release)
+	}
+	evict()
+	if n := cachedPages(); n > 16 {
+		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	fetch := func(hdr ...string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", rs.url+"/cold.bin", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, body := fetch(); code != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("first: status %d, %d bytes (want %d, equal); log: %s", code, len(body), size, rs.logText())
+	}
+	st := rs.s.LargeFileStats()
+	if st.Direct != size&^(directAlign-1) || st.Read != size%directAlign || st.Sendfile != 0 {
+		t.Fatalf("first request: %+v, want Direct %d and Read %d", st, size&^(directAlign-1), size%directAlign)
+	}
+	if n := cachedPages(); n > 4 {
+		t.Fatalf("after a direct read %d pages of the file are cached, want at most the tail's", n)
+	}
+	if code, body := fetch(); code != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("second: status %d, %d bytes", code, len(body))
+	}
+	st2 := rs.s.LargeFileStats()
+	// Buffered: READs, then sendfile for what their readahead brought in.
+	if st2.Direct != st.Direct || st2.Read == st.Read || (st2.Read-st.Read)+(st2.Sendfile-st.Sendfile) != size {
+		t.Fatalf("second use of the file: %+v then %+v, want it read buffered", st, st2)
+	}
+	if code, body := fetch(); code != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("third: status %d, %d bytes", code, len(body))
+	}
+	if st3 := rs.s.LargeFileStats(); st3.Sendfile-st2.Sendfile != size {
+		t.Fatalf("third (cached) request: %+v then %+v, want all by sendfile", st2, st3)
+	}
+	// A new entry (another path to the same file is another key) at an unaligned offset.
+	evict()
+	if code, body := fetch("Range", "bytes=1000-"); code != 206 || !bytes.Equal(body, data[1000:]) {
+		t.Fatalf("unaligned range: status %d, %d bytes", code, len(body))
+	}
+	if strings.Contains(rs.logText(), "O_DIRECT") {
+		t.Fatalf("server logged: %s", rs.logText())
+	}
+}
+
+// TestColdReadsDirectRefused makes the kernel refuse every O_DIRECT read (a buffer a byte
+// off its alignment: EINVAL) and checks that the response is whole, the refusal logged once
+// per file, and the file read buffered from then on.
+func TestColdReadsDirectRefused(t *testing.T) {
+	dir := t.TempDir()
+	data, cachedPages, evict := coldFile(t, dir, 1<<20)
+	_, rs := startTuned(t, mode{"sendfile", Config{}}, dir, ringTuning{misalignDirect: true}, func(c *Config) { c.OpenFileCacheTTL = time.Minute })
+	if !SendfileUsable(rs.s.Features()) {
+		t.Skipf("no cachestat(2) on %s: no direct reads", rs.s.Features().Release)
+	}
+	evict()
+	if n := cachedPages(); n > 16 {
+		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i := 0; i < 2; i++ {
+		resp, err := client.Get(rs.url + "/cold.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("request %d: status %d, %d bytes, %v; log: %s", i, resp.StatusCode, len(body), err, rs.logText())
+		}
+		evict()
+	}
+	st := rs.s.LargeFileStats()
+	if st.Direct != 0 || st.Read == 0 || st.Read+st.Sendfile != 2*int64(len(data)) {
+		t.Fatalf("stats %+v: want nothing counted as direct, all read buffered", st)
+	}
+	if n := strings.Count(rs.logText(), "O_DIRECT read"); n != 1 {
+		t.Fatalf("%d refusals logged, want 1: %s", n, rs.logText())
 	}
 }
 

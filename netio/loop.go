@@ -1058,6 +1058,7 @@ func (l *loop) answer(c *conn, lk lookup, e *fileEntry) {
 	case vFile:
 		c.file = e
 		e.refs++
+		e.uses++
 		l.plan.planFile(&c.rep, l.now, req, &e.meta)
 	}
 	l.startReply(c)
@@ -1097,20 +1098,26 @@ func (l *loop) fillAndSend(c *conn) {
 			c.out = *(l.outPool.Get().(*[]byte))
 		}
 	}
-	c.outLen, c.outSent, c.readsPending, c.readFailed = 0, 0, 0, false
+	c.outLen, c.outSent, c.readsPending, c.readFailed, c.directRead = 0, 0, 0, false, 0
 	fd := -1
 	if c.file != nil {
 		fd = c.file.fd
 	}
 	c.more = false
+	// uncached: the large piece at c.piece was not (all) in the page cache; sendfile says so.
+	uncached := false
 	if l.large != largeRead && c.piece < len(rep.pieces) {
-		if p := &rep.pieces[c.piece]; p.file && p.n >= largeMin && l.sendLarge(c, fd, p) {
-			return
+		if p := &rep.pieces[c.piece]; p.file && p.n >= largeMin {
+			if l.sendLarge(c, fd, p) {
+				return
+			}
+			uncached = l.large == largeSendfile
 		}
 	}
 	var reads [len(c.ops)]struct {
-		lo, n int
-		off   int64
+		lo, n  int
+		off    int64
+		direct bool
 	}
 	nreads := 0
 	for c.piece < len(rep.pieces) && c.outLen < len(c.out) && nreads < l.chainMax-1 {
@@ -1138,13 +1145,24 @@ func (l *loop) fillAndSend(c *conn) {
 		if n > int64(space) {
 			n = int64(space)
 		}
-		if p.n >= largeMin {
+		direct := false
+		if uncached && nreads == 0 && p.n >= largeMin {
+			// The bulk of an uncached large piece goes by O_DIRECT, the unaligned rest (a
+			// tail under a block) by the buffered READ the next turn of this loop adds.
+			if d := l.directLen(c, p.off+c.pieceDone, n); d > 0 {
+				n, direct = d, true
+				c.directRead = d
+				l.s.large[largeDirect].Add(n)
+			}
+		}
+		if p.n >= largeMin && !direct {
 			l.s.large[largeRead].Add(n)
 		}
 		reads[nreads] = struct {
-			lo, n int
-			off   int64
-		}{c.outLen, int(n), p.off + c.pieceDone}
+			lo, n  int
+			off    int64
+			direct bool
+		}{c.outLen, int(n), p.off + c.pieceDone, direct}
 		nreads++
 		c.outLen += int(n)
 		c.pieceDone += n
@@ -1168,7 +1186,14 @@ func (l *loop) fillAndSend(c *conn) {
 	}
 	for _, rd := range reads[:nreads] {
 		sqe, u := l.prep(opRead, c)
-		sqe.PrepRead(fd, c.out[rd.lo:rd.lo+rd.n], uint64(rd.off))
+		rfd, buf := fd, c.out[rd.lo:rd.lo+rd.n]
+		if rd.direct {
+			rfd = c.file.dfd
+			if l.s.tune.misalignDirect {
+				buf = buf[1:]
+			}
+		}
+		sqe.PrepRead(rfd, buf, uint64(rd.off))
 		sqe.UserData = u
 		l.link(sqe)
 	}
@@ -1201,6 +1226,9 @@ func (l *loop) send(c *conn) {
 }
 
 func (l *loop) onRead(c *conn, res int32) {
+	if l.directRefused(c, res) {
+		return
+	}
 	if l.chainCancelled(c, res) {
 		return // the SEND's ECANCELED (or, with CQE_SKIP_SUCCESS, this) sends the chunk again
 	}
@@ -1212,6 +1240,25 @@ func (l *loop) onRead(c *conn, res int32) {
 	}
 	// A short read (the file shrank) also breaks the link.
 	l.chainFailed(c, res)
+}
+
+// directRefused reports whether res is an O_DIRECT READ of c's chain refused with EINVAL (an
+// alignment the file system wants and the page does not give): the file reads buffered from
+// now on, and the chunk is sent again from where it began, as for an unasked cancellation.
+func (l *loop) directRefused(c *conn, res int32) bool {
+	if res != -int32(syscall.EINVAL) || c.directRead == 0 || c.chainRetry || c.closing || c.file == nil || (c.file.direct != 1 && c.file.direct != -2) {
+		return false
+	}
+	if c.file.direct == 1 {
+		c.file.direct = -2 // the fd may still be in other chains: closed with the entry
+		l.s.cfg.Logf("loop %d: O_DIRECT read %s: %v; reading it through the page cache", l.id, c.key, syscall.Errno(-res))
+	}
+	l.s.large[largeDirect].Add(-c.directRead) // not sent that way after all
+	c.chainRetry = true
+	if l.skipRead {
+		l.chainFailed(c, res) // no CQE comes for the rest: retry now
+	}
+	return true
 }
 
 // chainFailed handles the CQE of a linked file operation. Without CQE_SKIP_SUCCESS every

@@ -19,6 +19,9 @@ type ringTuning struct {
 	// loopThread, when set, is told each loop's OS thread once its ring exists (the kernel
 	// names that thread's io-wq workers iou-wrk-TID).
 	loopThread func(loop, tid int)
+	// misalignDirect makes every O_DIRECT READ use a buffer a byte off its alignment, which
+	// the kernel refuses with EINVAL: the fallback to buffered reads runs.
+	misalignDirect bool
 }
 
 // pressure counts what tests need to see of the loops' work: full SQs, parsing.
