@@ -76,7 +76,7 @@ http {
 // HTTPServers lists every server bench http knows, in its default order.
 func HTTPServers() []HTTPServer {
 	return []HTTPServer{
-		uringdServer("uringd", "uringd serve: file IO in each loop's ring (--file-io uring), large files by sendfile when cached"),
+		uringdServer("uringd", "uringd serve: file IO in each loop's ring (--file-io uring), large files by sendfile when cached, else read with O_DIRECT on first use (--cold-reads direct)"),
 		uringdServer("uringd-threadpool", "uringd serve --file-io threadpool: file reads on a pool of OS threads", "--file-io", "threadpool"),
 		uringdServer("uringd-std", "uringd serve --net std: Go's net package and os.File, no io_uring", "--net", "std"),
 		nginxServer("nginx", "nginx: 2 workers, sendfile, tcp_nopush, open_file_cache, no access log", ""),

@@ -108,6 +108,7 @@ func buildProbeReport(compat string) *probeReport {
 		{"provided buffer ring (serve)", "5.19", f.BufRing, "PROVIDE_BUFFERS SQEs"},
 		{"skip successful file READ CQEs (serve)", "5.17", f.CQESkip, "every READ posts a CQE"},
 		{"large files by sendfile(2) from the loop, cached ranges (serve; cachestat)", "6.5", netio.SendfileUsable(f), "READ into a buffer, then SEND"},
+		{"uncached large ranges read with O_DIRECT on first use (serve --cold-reads direct; cachestat)", "6.5", netio.SendfileUsable(f), "buffered READ (nothing tells cached ranges from uncached)"},
 		{"zero-copy large files: SPLICE file→pipe→socket (serve --large-files splice)", "5.7", f.Supports(ring.OpSplice), "READ into a buffer, then SEND"},
 		{"batched wakeups (serve)", "6.12", f.MinTimeout, "the loop wakes for every completion"},
 		{"single issuer + deferred task run (serve)", "6.1", f.DeferTaskrun, "COOP_TASKRUN, else interrupting task work"},
