@@ -83,16 +83,19 @@ type conn struct {
 	outLen         int
 	outSent        int
 	readFailed     bool
-	directRead     int64        // bytes of the chunk's chain READ with O_DIRECT (Config.ColdReads)
-	more           bool         // the chunk being sent is a head whose body follows: MSG_MORE
-	pipe           [2]int       // for SPLICE of large files: read end, write end (0: none yet)
-	spliceLeft     int          // bytes in the pipe still to go to the socket
-	pipeSize       int64        // what the pipe holds: the most one splice pair moves
-	nonblock       bool         // O_NONBLOCK is set on fd (for sendfile)
-	pollOut        bool         // a POLL for writability is armed (sendfile met a full socket)
-	readsPending   int          // threadpool reads of the current chunk not yet completed
-	ops            [8]fileio.Op // those reads, owned by the fileio queue until reaped
-	poolBusy       int          // threadpool operations in flight for this conn
+	directRead     int64  // bytes of the chunk's chain READ with O_DIRECT (Config.ColdReads)
+	more           bool   // the chunk being sent is a head whose body follows: MSG_MORE
+	pipe           [2]int // for SPLICE of large files: read end, write end (0: none yet)
+	spliceLeft     int    // bytes in the pipe still to go to the socket
+	pipeSize       int64  // what the pipe holds: the most one splice pair moves
+	nonblock       bool   // O_NONBLOCK is set on fd (for sendfile)
+	// sendfile: file bytes [cachedOff, cachedEnd) were found cached at cachedAt
+	cachedOff, cachedEnd int64
+	cachedAt             time.Time
+	pollOut              bool         // a POLL for writability is armed (sendfile met a full socket)
+	readsPending         int          // threadpool reads of the current chunk not yet completed
+	ops                  [8]fileio.Op // those reads, owned by the fileio queue until reaped
+	poolBusy             int          // threadpool operations in flight for this conn
 
 	remote  [64]byte // peer address text for access logs
 	remoteN int

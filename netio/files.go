@@ -27,6 +27,10 @@ type fileEntry struct {
 	// with dfd open but refused by a read (closed with the entry, as chains may hold it).
 	dfd    int
 	direct int8
+	// cachedAll says a cachestat at cachedAt found all of the file in the page cache; for
+	// cachedFor after it, sendfile calls of any reply trust that (loop.lookCached).
+	cachedAll bool
+	cachedAt  time.Time
 }
 
 // fileCacheSize bounds each loop's cache to its share of a quarter of the process's fd limit

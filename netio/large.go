@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,9 @@ const (
 	spliceSize    = 1 << 20  // per splice pair (the pipe is sized to it where the kernel allows)
 	sendfileChunk = 1 << 20  // per sendfile(2) call, each checked with cachestat(2) first
 	sendfileTurn  = 4 << 20  // per connection per loop iteration; then the ring's turn
+	// cachedFor is how long a cachestat verdict stands for the sendfile calls of one reply
+	// that continue it after a full socket: past it, the pages are looked at again.
+	cachedFor = 20 * time.Millisecond
 )
 
 // LargeFileStats counts the bytes of large file pieces (64 KiB and more) each path has sent
@@ -112,7 +116,8 @@ func (l *loop) sendfile(c *conn, fd int, p *piece) bool {
 	for {
 		off := p.off + c.pieceDone
 		n := min(p.n-c.pieceDone, sendfileChunk)
-		if !l.cached(fd, off, n) {
+		l.lookCached(c, fd, p, off, n)
+		if !l.knownCached(c, off, n) {
 			if turn == 0 {
 				return false
 			}
@@ -187,6 +192,38 @@ func (l *loop) directLen(c *conn, off, n int64) int64 {
 		return 0
 	}
 	return d
+}
+
+// knownCached reports whether the last look (lookCached) found [off, off+n) of c's file
+// cached, no longer than cachedFor ago.
+func (l *loop) knownCached(c *conn, off, n int64) bool {
+	if e := c.file; e != nil && e.cachedAll && l.now.Sub(e.cachedAt) <= cachedFor {
+		return true
+	}
+	return off >= c.cachedOff && off+n <= c.cachedEnd && l.now.Sub(c.cachedAt) <= cachedFor
+}
+
+// lookCached looks with cachestat(2) at what the next sendfile calls of piece p will send,
+// unless a look of this reply's, or of any reply's for the whole file, already covers it.
+// One look covers the turn's bytes (the whole file, for files up to sendfileTurn), so the
+// calls that continue a reply after a full socket, and the next replies of a hot file, make
+// none; a chunk is looked at alone when not all of the turn's bytes are cached.
+func (l *loop) lookCached(c *conn, fd int, p *piece, off, n int64) {
+	if l.knownCached(c, off, n) {
+		return
+	}
+	c.cachedOff, c.cachedEnd, c.cachedAt = off, off, l.now
+	ahead := min(p.n-c.pieceDone, sendfileTurn)
+	if l.cached(fd, off, ahead) {
+		c.cachedEnd = off + ahead
+		if e := c.file; e != nil && off == 0 && ahead == e.meta.size {
+			e.cachedAll, e.cachedAt = true, l.now
+		}
+		return
+	}
+	if ahead > n && l.cached(fd, off, n) {
+		c.cachedEnd = off + n
+	}
 }
 
 // cached reports whether every page of fd's bytes [off, off+n) is in the page cache.

@@ -369,3 +369,54 @@ func (rs *running) logText() string {
 	defer rs.logMu.Unlock()
 	return rs.logs.String()
 }
+
+// TestSendfileLookExpires checks that a cachestat verdict is trusted only for cachedFor: a
+// file found cached and sent by sendfile, then evicted, is looked at again on the next
+// request after cachedFor and READ through the ring, not sent by a sendfile that would wait
+// for the disk in the loop.
+func TestSendfileLookExpires(t *testing.T) {
+	dir := t.TempDir()
+	data, cachedPages, evict := coldFile(t, dir, 2<<20)
+	// One loop: the second request, on a new connection, meets the same open-file cache entry.
+	rs := start(t, mode{"sendfile", Config{}}, dir, func(c *Config) { c.OpenFileCacheTTL, c.Loops = time.Minute, 1 })
+	if !SendfileUsable(rs.s.Features()) {
+		t.Skipf("no cachestat(2) on %s: the sendfile path is never taken", rs.s.Features().Release)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	fetch := func() {
+		t.Helper()
+		resp, err := client.Get(rs.url + "/cold.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("status %d, %d bytes, %v", resp.StatusCode, len(body), err)
+		}
+	}
+	fetch() // written just now: cached
+	st := rs.s.LargeFileStats()
+	if st.Sendfile != int64(len(data)) {
+		t.Fatalf("cached file: %+v, want all by sendfile", st)
+	}
+	// Pages sendfile put in a socket stay referenced while it holds them: close it.
+	client.CloseIdleConnections()
+	for i := 0; i < 50; i++ {
+		if evict(); cachedPages() <= 16 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := cachedPages(); n > 16 {
+		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
+	}
+	time.Sleep(3 * cachedFor)
+	fetch()
+	st2 := rs.s.LargeFileStats()
+	t.Logf("%+v then %+v", st, st2)
+	if st2.Read+st2.Direct == st.Read+st.Direct {
+		t.Fatalf("evicted file after %v: %+v then %+v, want it READ, not trusted to be cached", 3*cachedFor, st, st2)
+	}
+}

@@ -1073,7 +1073,7 @@ func (l *loop) wrote(c *conn) { c.deadline = l.now.Add(l.s.cfg.WriteTimeout) }
 func (l *loop) startReply(c *conn) {
 	c.state = stateSending
 	c.queuedAtStop = false
-	c.piece, c.pieceDone = 0, 0
+	c.piece, c.pieceDone, c.cachedOff, c.cachedEnd = 0, 0, 0, 0
 	c.deadline = l.now.Add(l.s.cfg.WriteTimeout)
 	l.fillAndSend(c)
 }
