@@ -20,7 +20,7 @@ import (
 func TestPipelinedFlood(t *testing.T) {
 	n := 10000
 	if testing.Short() {
-		n = 3000 // about 100 KB: still past the 64 KiB at which receiving pauses
+		n = 2200 // about 72 KB: still past the 64 KiB at which receiving pauses
 	}
 	root := t.TempDir()
 	write(t, filepath.Join(root, "a.txt"), []byte("hi\n"))
