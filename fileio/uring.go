@@ -42,7 +42,9 @@ type uringEngine struct {
 	compat  string
 	batch   int
 	faults  *ring.Faults // Options.faults
-	closed  atomic.Bool
+	// cancelEvery is Options.cancelEvery, for the Queues' rings (the loops keep their own).
+	cancelEvery uint64
+	closed      atomic.Bool
 }
 
 // The user_data kinds of the engine's rings (internal/token). An Op's token can never equal
@@ -67,7 +69,7 @@ func newUring(opts Options) (*uringEngine, error) {
 	if entries == 0 {
 		entries = 256
 	}
-	e := &uringEngine{compat: opts.KernelCompat, batch: max(0, opts.SubmitBatch), faults: opts.faults}
+	e := &uringEngine{compat: opts.KernelCompat, batch: max(0, opts.SubmitBatch), faults: opts.faults, cancelEvery: opts.cancelEvery}
 	for range n {
 		l, err := newLoop(e, entries, opts.cqEntries)
 		if l != nil {

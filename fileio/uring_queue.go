@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/uringd/uringd/internal/token"
@@ -38,6 +39,11 @@ type uringQueue struct {
 	batch   int
 	closed  bool
 	scratch []*Op
+	// again holds Ops the kernel cancelled unasked, to be submitted again (maxKernelCancels);
+	// they are in flight but in no SQE yet.
+	again       []*Op
+	cancelEvery uint64 // Options.cancelEvery
+	prepared    uint64
 }
 
 func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
@@ -59,7 +65,7 @@ func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
 	}
 	q := &uringQueue{r: r, depth: depth, slots: make([]*Op, depth), gens: make([]uint32, depth),
 		free: make([]uint32, depth), cqes: make([]*ring.CQE, r.CQEntries()), notify: opts.Notify,
-		inKern: !opts.Park && opts.Notify == nil, batch: max(0, opts.Batch)}
+		inKern: !opts.Park && opts.Notify == nil, batch: max(0, opts.Batch), cancelEvery: e.cancelEvery}
 	for i := range q.free {
 		q.free[i] = uint32(depth - 1 - i)
 	}
@@ -110,9 +116,9 @@ func (q *uringQueue) Submit(o *Op) error {
 	q.gens[slot] = token.NextGen(q.gens[slot])
 	q.slots[slot] = o
 	o.q, o.slot, o.ud, o.res, o.cause, o.N, o.Err = q, slot, userData(slot, q.gens[slot]), 0, nil, 0, nil
+	o.lcancel, o.lkcancels = false, 0
 	q.inflight++
-	prepSQE(s, o)
-	s.UserData = o.ud
+	q.prep(s, o)
 	if q.batch > 0 && int(q.r.Pending()) >= q.batch {
 		if _, err := q.r.Submit(); err != nil && !errors.Is(err, ring.ErrBusy) {
 			// The SQE stays prepared: the next Flush or Reap submits it again.
@@ -120,6 +126,38 @@ func (q *uringQueue) Submit(o *Op) error {
 		}
 	}
 	return nil
+}
+
+// prep fills s for o; with Options.cancelEvery some become NOPs that complete as the
+// kernel's unasked cancellations do.
+func (q *uringQueue) prep(s *ring.SQE, o *Op) {
+	prepSQE(s, o)
+	if q.cancelEvery > 0 {
+		if q.prepared++; q.prepared%q.cancelEvery == 0 {
+			s.PrepNop()
+			o.linject = true
+		}
+	}
+	s.UserData = o.ud
+}
+
+// resubmit prepares again the Ops the kernel cancelled unasked, as far as the SQ has room.
+func (q *uringQueue) resubmit() {
+	for len(q.again) > 0 {
+		s := q.r.GetSQE()
+		if s == nil {
+			if _, err := q.r.Submit(); err != nil {
+				return
+			}
+			if s = q.r.GetSQE(); s == nil {
+				return
+			}
+		}
+		o := q.again[0]
+		q.again[0] = nil
+		q.again = q.again[1:]
+		q.prep(s, o)
+	}
 }
 
 // sqe returns a free SQE, submitting what is prepared to make room.
@@ -137,6 +175,7 @@ func (q *uringQueue) Flush() error {
 	if q.closed {
 		return ErrClosed
 	}
+	q.resubmit()
 	if q.r.Pending() == 0 {
 		return nil
 	}
@@ -186,7 +225,7 @@ func (q *uringQueue) Reap(out []*Op, min int) (int, error) {
 // the kernel (prepared cancels count as Ops here): then waiting for a completion could wait
 // forever, as a wait after a refused submission (ErrBusy) does in the ring. With fewer SQEs
 // pending than Ops in flight, at least one Op is the kernel's and will complete.
-func (q *uringQueue) noneInKernel() bool { return int(q.r.Pending()) >= q.inflight }
+func (q *uringQueue) noneInKernel() bool { return int(q.r.Pending())+len(q.again) >= q.inflight }
 
 // peek moves ready completions into out and returns how many Ops it finished.
 func (q *uringQueue) peek(out []*Op) int {
@@ -209,11 +248,22 @@ func (q *uringQueue) peek(out []*Op) int {
 		if o == nil || o.ud != c.UserData {
 			continue
 		}
+		res := c.Res
+		if o.linject {
+			o.linject, res = false, -int32(syscall.ECANCELED)
+		}
+		if res == -int32(syscall.ECANCELED) && !o.lcancel && o.lkcancels < maxKernelCancels {
+			// The kernel cancelled it unasked (io-wq work it could not start a worker for):
+			// it never ran, so it goes again, keeping its slot.
+			o.lkcancels++
+			q.again = append(q.again, o)
+			continue
+		}
 		q.slots[slot] = nil
 		q.free = append(q.free, slot)
 		q.inflight--
 		o.q = nil
-		o.res = int64(c.Res)
+		o.res = int64(res)
 		o.finish(EngineUring)
 		out[n] = o
 		n++
@@ -230,6 +280,7 @@ func (q *uringQueue) Cancel(o *Op) error {
 	if s == nil {
 		return fmt.Errorf("fileio uring: cancel %s %s: %w", o.Code, o.File.path, ring.ErrBusy)
 	}
+	o.lcancel = true // its ECANCELED is the caller's now, not to be submitted again
 	s.PrepCancel(o.ud, 0)
 	s.UserData = cancelUserData()
 	return nil
