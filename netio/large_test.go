@@ -273,25 +273,9 @@ func TestColdReadsDirect(t *testing.T) {
 	if n := cachedPages(); n > 16 {
 		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	defer client.CloseIdleConnections()
-	fetch := func(hdr ...string) (int, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", rs.url+"/cold.bin", nil)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, body
-	}
+	get, closeIdle := keepAliveClient(t, rs.url)
+	defer closeIdle()
+	fetch := func(hdr ...string) (int, []byte) { t.Helper(); return get("/cold.bin", hdr...) }
 	if code, body := fetch(); code != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("first: status %d, %d bytes (want %d, equal); log: %s", code, len(body), size, rs.logText())
 	}
@@ -340,17 +324,11 @@ func TestColdReadsDirectRefused(t *testing.T) {
 	if n := cachedPages(); n > 16 {
 		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	defer client.CloseIdleConnections()
+	get, closeIdle := keepAliveClient(t, rs.url)
+	defer closeIdle()
 	for i := 0; i < 2; i++ {
-		resp, err := client.Get(rs.url + "/cold.bin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, data) {
-			t.Fatalf("request %d: status %d, %d bytes, %v; log: %s", i, resp.StatusCode, len(body), err, rs.logText())
+		if code, body := get("/cold.bin"); code != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("request %d: status %d, %d bytes; log: %s", i, code, len(body), rs.logText())
 		}
 		evict()
 	}
@@ -382,18 +360,12 @@ func TestSendfileLookExpires(t *testing.T) {
 	if !SendfileUsable(rs.s.Features()) {
 		t.Skipf("no cachestat(2) on %s: the sendfile path is never taken", rs.s.Features().Release)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	defer client.CloseIdleConnections()
+	get, closeIdle := keepAliveClient(t, rs.url)
+	defer closeIdle()
 	fetch := func() {
 		t.Helper()
-		resp, err := client.Get(rs.url + "/cold.bin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, data) {
-			t.Fatalf("status %d, %d bytes, %v", resp.StatusCode, len(body), err)
+		if code, body := get("/cold.bin"); code != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("status %d, %d bytes", code, len(body))
 		}
 	}
 	fetch() // written just now: cached
@@ -402,7 +374,7 @@ func TestSendfileLookExpires(t *testing.T) {
 		t.Fatalf("cached file: %+v, want all by sendfile", st)
 	}
 	// Pages sendfile put in a socket stay referenced while it holds them: close it.
-	client.CloseIdleConnections()
+	closeIdle()
 	for i := 0; i < 50; i++ {
 		if evict(); cachedPages() <= 16 {
 			break
@@ -419,4 +391,28 @@ func TestSendfileLookExpires(t *testing.T) {
 	if st2.Read+st2.Direct == st.Read+st.Direct {
 		t.Fatalf("evicted file after %v: %+v then %+v, want it READ, not trusted to be cached", 3*cachedFor, st, st2)
 	}
+}
+
+// keepAliveClient returns a GET over one keep-alive connection (so one loop, with one
+// open-file cache, serves every request) giving status and body, and a func that closes it.
+func keepAliveClient(t *testing.T, base string) (get func(path string, hdr ...string) (int, []byte), closeIdle func()) {
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	get = func(path string, hdr ...string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("GET %s: body: %v", path, err)
+		}
+		return resp.StatusCode, body
+	}
+	return get, client.CloseIdleConnections
 }
