@@ -45,7 +45,7 @@ type loop struct {
 	iowqPrev [2]uint32
 	r        *ring.Ring
 	f        *ring.Features
-	lfd      int
+	lns      []loopListener // the listeners this loop accepts on, one armed ACCEPT each
 	bufs     *ring.BufferGroup
 
 	conns   []*conn
@@ -71,12 +71,10 @@ type loop struct {
 	now                                    time.Time
 	nextTick                               time.Time
 	yield                                  sched.Yielder
-	accepting                              bool // an accept SQE is armed
 	stopping                               bool
-	ownsListener                           bool             // lfd is this loop's alone (SO_REUSEPORT), or it is loop 0 of a shared one
 	acceptResume                           time.Time        // accepting is paused until then (out of fds)
 	fdFailures                             int              // accepts that failed for want of fds since the last log line
-	listenerShut                           bool             // drainListener has run
+	listenerShut                           bool             // drainListeners has run
 	skipRead                               bool             // READs carry CQE_SKIP_SUCCESS
 	large                                  largePath        // how file pieces of largeMin bytes and more are sent (Config.LargeFiles)
 	cstat                                  unix.Cachestat_t // cachestat(2)'s answer (synchronous: no ownership across calls)
@@ -95,8 +93,8 @@ type loop struct {
 	smallPool  sync.Pool  // outSmallSize send buffers
 }
 
-func newLoop(s *Server, id, lfd int) (*loop, error) {
-	l := &loop{s: s, id: id, lfd: lfd, cqes: make([]*ring.CQE, 256), done: make([]cqe, 256), wakeBuf: new([8]byte)}
+func newLoop(s *Server, id int, lns []loopListener) (*loop, error) {
+	l := &loop{s: s, id: id, lns: lns, cqes: make([]*ring.CQE, 256), done: make([]cqe, 256), wakeBuf: new([8]byte)}
 	l.outPool.New = func() any { b := make([]byte, outBufSize); return &b }
 	l.smallPool.New = func() any { b := make([]byte, outSmallSize); return &b }
 	l.files.init(fileCacheSize(s.cfg.OpenFileCache, s.cfg.Loops), s.cfg.OpenFileCacheTTL)
@@ -349,27 +347,44 @@ func (l *loop) batchTarget() uint32 {
 	return min(n, 64)
 }
 
+// armAccept arms an accept on each listener that has none armed.
 func (l *loop) armAccept() {
 	l.wantAccept = false
-	if l.accepting || l.stopping || !l.acceptResume.IsZero() {
+	if l.stopping || !l.acceptResume.IsZero() {
 		return
 	}
-	if !l.reserve(1) {
-		l.wantAccept = true
-		return
-	}
-	sqe, u := l.prep(opAccept, nil)
 	flags := unix.SOCK_CLOEXEC
 	if l.f.FastPoll {
 		flags |= unix.SOCK_NONBLOCK
 	}
-	if l.f.MultishotAccept {
-		sqe.PrepMultishotAccept(l.lfd, flags)
-	} else {
-		sqe.PrepAccept(l.lfd, nil, nil, flags)
+	for i := range l.lns {
+		ln := &l.lns[i]
+		if ln.accepting {
+			continue
+		}
+		if !l.reserve(1) {
+			l.wantAccept = true
+			return
+		}
+		sqe, _ := l.prep(opAccept, nil)
+		if l.f.MultishotAccept {
+			sqe.PrepMultishotAccept(ln.fd, flags)
+		} else {
+			sqe.PrepAccept(ln.fd, nil, nil, flags)
+		}
+		sqe.UserData = ud(opAccept, int32(i), 0) // the slot names the listener
+		ln.accepting, ln.cancelled = true, false
 	}
-	sqe.UserData = u
-	l.accepting = true
+}
+
+// accepting reports whether an accept is armed on any listener.
+func (l *loop) accepting() bool {
+	for i := range l.lns {
+		if l.lns[i].accepting {
+			return true
+		}
+	}
+	return false
 }
 
 // armWake polls the loop's eventfd (threadpool completions, shutdown).
@@ -395,7 +410,9 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 	op := t.Kind()
 	switch op {
 	case opAccept:
-		l.onAccept(res, flags)
+		if i := t.Slot(); int(i) < len(l.lns) {
+			l.onAccept(&l.lns[i], res, flags)
+		}
 		return
 	case opWake:
 		l.wakeArm = false
@@ -462,9 +479,9 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 	l.maybeRelease(c)
 }
 
-func (l *loop) onAccept(res int32, flags uint32) {
+func (l *loop) onAccept(ln *loopListener, res int32, flags uint32) {
 	if flags&ring.CQEFMore == 0 {
-		l.accepting = false
+		ln.accepting = false
 	}
 	if res < 0 && (l.stopping || l.s.stopping.Load()) {
 		return // the listener was shut for the shutdown: nothing to say or re-arm
@@ -483,11 +500,11 @@ func (l *loop) onAccept(res int32, flags uint32) {
 	}
 	fd := int(res)
 	if l.stopping {
-		l.adopt(fd, true) // the client connected before the shutdown: serve its request
+		l.adopt(fd, true, ln.tcp) // the client connected before the shutdown: serve its request
 		return
 	}
 	l.armAccept()
-	l.adopt(fd, false)
+	l.adopt(fd, false, ln.tcp)
 }
 
 // outOfFds pauses accepting for acceptPause: the connections being served keep the fds
@@ -501,13 +518,13 @@ func (l *loop) outOfFds(err syscall.Errno) {
 		l.fdFailures = 0
 	}
 	l.acceptResume = l.now.Add(acceptPause)
-	if l.accepting { // a multishot accept still armed would post the same error again
+	if l.accepting() { // a multishot accept still armed would post the same error again
 		l.cancelAccept()
 	}
 }
 
 // adopt makes an accepted socket a connection, or answers 503 above MaxConns.
-func (l *loop) adopt(fd int, atStop bool) {
+func (l *loop) adopt(fd int, atStop, tcp bool) {
 	if l.s.conns.Load() >= l.s.maxConns {
 		// Refuse cleanly: a 503 the client can read, then close; existing connections
 		// are not disturbed.
@@ -516,7 +533,9 @@ func (l *loop) adopt(fd int, atStop bool) {
 		unix.Close(fd)
 		return
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if tcp {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
 	c := l.newConn(fd)
 	c.deadline = l.now.Add(l.s.cfg.ReadHeaderTimeout)
 	c.reqStart = l.now
@@ -536,34 +555,41 @@ func (l *loop) peerAddr(c *conn) {
 	}
 }
 
-// drainListener runs once at shutdown, after the loop's accept is cancelled: it takes every
-// connection already waiting in the listener's queue (they are served, each its request)
-// and then shuts the listener, which leaves its SO_REUSEPORT group at once, so new
-// connections go to a uringd that joined the port or are refused, instead of queueing
-// where nobody accepts them until the drain ends. Only a connection completing its
-// handshake between the last accept and the shutdown can still be reset.
-func (l *loop) drainListener() {
+// drainListeners runs once at shutdown, after the loop's accepts are cancelled: it takes
+// every connection already waiting in the queue of each listener it owns (they are served,
+// each its request) and then shuts the listener, which leaves its SO_REUSEPORT group at
+// once, so new connections go to a uringd that joined the port or are refused, instead of
+// queueing where nobody accepts them until the drain ends. Only a connection completing its
+// handshake between the last accept and the shutdown can still be reset. A handed-in
+// listener (socket activation) is drained but not shut: systemd keeps it listening, and
+// what comes later waits for the next start.
+func (l *loop) drainListeners() {
 	l.listenerShut = true
-	if !l.ownsListener {
-		return
+	flags := unix.SOCK_CLOEXEC
+	if l.f.FastPoll {
+		flags |= unix.SOCK_NONBLOCK
 	}
-	if err := unix.SetNonblock(l.lfd, true); err == nil {
-		flags := unix.SOCK_CLOEXEC
-		if l.f.FastPoll {
-			flags |= unix.SOCK_NONBLOCK
+	for i := range l.lns {
+		ln := &l.lns[i]
+		if !ln.owns {
+			continue
 		}
-		for {
-			fd, _, err := unix.Accept4(l.lfd, flags)
-			if err == syscall.EINTR || err == syscall.ECONNABORTED {
-				continue
+		if err := unix.SetNonblock(ln.fd, true); err == nil {
+			for {
+				fd, _, err := unix.Accept4(ln.fd, flags)
+				if err == syscall.EINTR || err == syscall.ECONNABORTED {
+					continue
+				}
+				if err != nil {
+					break
+				}
+				l.adopt(fd, true, ln.tcp)
 			}
-			if err != nil {
-				break
-			}
-			l.adopt(fd, true)
+		}
+		if !ln.handed {
+			unix.Shutdown(ln.fd, unix.SHUT_RDWR)
 		}
 	}
-	unix.Shutdown(l.lfd, unix.SHUT_RDWR)
 }
 
 var overloaded = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
@@ -1521,17 +1547,21 @@ func (l *loop) timeouts() {
 	}
 }
 
-// cancelAccept cancels the armed accept (shutdown).
+// cancelAccept cancels the armed accepts (shutdown, out of fds).
 func (l *loop) cancelAccept() {
 	l.wantCancelAccept = false
-	if !l.accepting {
-		return
+	for i := range l.lns {
+		ln := &l.lns[i]
+		if !ln.accepting || ln.cancelled {
+			continue
+		}
+		if !l.reserve(1) {
+			l.wantCancelAccept = true
+			return
+		}
+		l.cancel(ud(opAccept, int32(i), 0))
+		ln.cancelled = true
 	}
-	if !l.reserve(1) {
-		l.wantCancelAccept = true
-		return
-	}
-	l.cancel(ud(opAccept, 0, 0))
 }
 
 // shutdownStep stops accepting, closes idle connections, and reports whether the loop is
@@ -1541,8 +1571,8 @@ func (l *loop) shutdownStep() bool {
 		l.stopping = true
 		l.cancelAccept()
 	}
-	if !l.accepting && !l.listenerShut {
-		l.drainListener()
+	if !l.accepting() && !l.listenerShut {
+		l.drainListeners()
 	}
 	open := 0
 	for _, c := range l.conns {
@@ -1561,7 +1591,7 @@ func (l *loop) shutdownStep() bool {
 	if l.now.UnixNano() > l.s.stopAt.Load() {
 		l.timeouts()
 	}
-	if open == 0 && !l.accepting && l.listenerShut {
+	if open == 0 && !l.accepting() && l.listenerShut {
 		return true
 	}
 	// Past the shutdown timeout and a second's grace, leave anyway: closing the ring
@@ -1573,7 +1603,7 @@ func (l *loop) shutdownStep() bool {
 					l.id, c.slot, c.state, c.closing, c.inflight, c.poolBusy)
 			}
 		}
-		if l.accepting {
+		if l.accepting() {
 			l.s.cfg.Logf("loop %d: shutdown timeout: accept still armed", l.id)
 		}
 		return true
@@ -1616,6 +1646,8 @@ func appendAddr(b []byte, sa unix.Sockaddr) []byte {
 		return netip.AddrFrom4(a.Addr).AppendTo(b)
 	case *unix.SockaddrInet6:
 		return netip.AddrFrom16(a.Addr).Unmap().AppendTo(b)
+	case *unix.SockaddrUnix:
+		return append(b, unixRemote...) // a unix peer has no address worth logging
 	}
 	return b
 }

@@ -24,7 +24,21 @@ import (
 // Config configures a Server. Zero fields take the documented defaults; negative counts
 // and times are refused by NewServer, except where a field says negative disables.
 type Config struct {
-	Addr  string // listen address; default 127.0.0.1:8080
+	// Addr is a listen address, and Addrs more of them: the server listens on Addr (when
+	// set) and on each of Addrs; with neither set, on 127.0.0.1:8080. An address is
+	// host:port ("[::1]:8080" for IPv6, which listens on IPv6 only, as nginx does: list
+	// 0.0.0.0:P beside [::]:P for both) or "unix:/path.sock", a unix socket every loop
+	// accepts on (SO_REUSEPORT cannot shard one), its file removed when the server closes.
+	Addr  string
+	Addrs []string
+	// UnixMode is the mode of the unix socket files, set between bind and listen (clients
+	// need write permission to connect); 0 leaves bind's, 0777 less the umask.
+	UnixMode os.FileMode
+	// ListenFiles are listening sockets handed in, such as systemd's (SocketActivation):
+	// TCP or unix stream sockets, served instead of Addr and Addrs, each loop accepting on
+	// each. NewServer takes its own copies; the caller may close the files after it.
+	ListenFiles []*os.File
+
 	Root  string // directory served; default "."
 	Loops int    // event loops, each an OS thread owning one ring; default runtime.NumCPU()
 
@@ -119,7 +133,7 @@ func DefaultConfig() Config {
 }
 
 func (c *Config) setDefaults() {
-	if c.Addr == "" {
+	if c.Addr == "" && len(c.Addrs) == 0 && len(c.ListenFiles) == 0 {
 		c.Addr = "127.0.0.1:8080"
 	}
 	if c.Root == "" {
@@ -221,8 +235,7 @@ type Server struct {
 	rootPath string
 	rootFd   int      // O_PATH directory fd every file is opened beneath
 	root     *os.Root // the same root for directory listings and the std engine
-	addr     *net.TCPAddr
-	lfds     []int // one SO_REUSEPORT listener per loop (or one shared)
+	lns      []*listener // one per listen address (listen.go)
 	features *ring.Features
 	limits   http1.Limits
 
@@ -310,19 +323,15 @@ func NewServer(cfg Config) (*Server, error) {
 			closeRoot()
 			return nil, errors.New("netio: JoinPort needs the uring engine (the std engine listens without SO_REUSEPORT)")
 		}
-		if err := probeAddr(cfg.Addr); err != nil {
-			closeRoot()
+		if err := s.openListeners(false); err != nil {
+			s.closeFds()
 			return nil, err
 		}
 		s.std, err = newStdServer(s)
 		if err != nil {
-			closeRoot()
-			if errors.Is(err, unix.EADDRINUSE) {
-				return nil, addrInUse(cfg.Addr, nil)
-			}
+			s.closeFds()
 			return nil, err
 		}
-		s.addr = s.std.ln.Addr().(*net.TCPAddr)
 		return s, nil
 	}
 	f, err := ring.Probe(cfg.KernelCompat)
@@ -345,88 +354,17 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("netio: file IO thread pool: %w", err)
 		}
 	}
-	if err := s.listen(); err != nil {
+	if err := s.openListeners(true); err != nil {
 		s.closeFds()
 		return nil, err
 	}
 	return s, nil
 }
 
-// listen opens one SO_REUSEPORT listener per loop (socket sharding: the kernel spreads
-// connections over the loops), or one shared listener where SO_REUSEPORT is unsupported.
-//
-// SO_REUSEPORT would also let this server bind beside another process that listens on the
-// same address with it, silently taking a share of that one's connections. So unless
-// JoinPort is set, the address is first probed with a plain socket (which any listener
-// there makes fail with EADDRINUSE), and once the listeners are up, /proc/net/tcp must show
-// no listener on the address but ours (which closes the window between probe and bind).
-func (s *Server) listen() error {
-	addr, err := net.ResolveTCPAddr("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("netio: listen address %q: %w", s.cfg.Addr, err)
-	}
-	if !s.cfg.JoinPort {
-		if err := probeAddr(s.cfg.Addr); err != nil {
-			return err
-		}
-	}
-	n := s.cfg.Loops
-	for i := 0; i < n; i++ {
-		fd, err := listenSocket(addr, true)
-		if err != nil && i == 0 && errors.Is(err, unix.ENOPROTOOPT) {
-			s.cfg.Logf("SO_REUSEPORT unavailable (%v): one listener shared by %d loops", err, n)
-			fd, err = listenSocket(addr, false)
-			if err == nil {
-				s.lfds = append(s.lfds, fd)
-				break
-			}
-		}
-		if errors.Is(err, unix.EADDRINUSE) {
-			return addrInUse(addr.String(), nil)
-		}
-		if err != nil {
-			return err
-		}
-		s.lfds = append(s.lfds, fd)
-		if i == 0 && addr.Port == 0 {
-			sa, _ := unix.Getsockname(fd)
-			addr = sockaddrToTCP(sa)
-		}
-	}
-	sa, err := unix.Getsockname(s.lfds[0])
-	if err != nil {
-		return fmt.Errorf("netio: getsockname: %w", err)
-	}
-	s.addr = sockaddrToTCP(sa)
-	if !s.cfg.JoinPort {
-		ours := make(map[uint64]bool, len(s.lfds))
-		for _, fd := range s.lfds {
-			var st unix.Stat_t
-			if unix.Fstat(fd, &st) == nil {
-				ours[st.Ino] = true
-			}
-		}
-		var others []uint64
-		for _, ino := range listeningInodes(s.addr) {
-			if !ours[ino] {
-				others = append(others, ino)
-			}
-		}
-		if len(others) > 0 {
-			return addrInUse(s.addr.String(), others)
-		}
-	}
-	return nil
-}
-
 // probeAddr fails with EADDRINUSE when something listens on addr: it binds a socket
 // without SO_REUSEPORT there, which a listener's presence refuses, with or without
 // SO_REUSEPORT. Port 0 (any free port) needs no probe.
-func probeAddr(address string) error {
-	addr, err := net.ResolveTCPAddr("tcp", address)
-	if err != nil {
-		return fmt.Errorf("netio: listen address %q: %w", address, err)
-	}
+func probeAddr(addr *net.TCPAddr) error {
 	if addr.Port == 0 {
 		return nil
 	}
@@ -439,6 +377,12 @@ func probeAddr(address string) error {
 	// SO_REUSEADDR as the listeners have it: connections in TIME_WAIT do not count.
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		return fmt.Errorf("netio: SO_REUSEADDR %s: %w", addr, err)
+	}
+	if family == unix.AF_INET6 {
+		// As the listener will be: an IPv4 listener on the port is no conflict.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+			return fmt.Errorf("netio: IPV6_V6ONLY %s: %w", addr, err)
+		}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		if errors.Is(err, unix.EADDRINUSE) {
@@ -469,10 +413,16 @@ func addrInUse(address string, inodes []uint64) error {
 
 // listeningInodes returns the inodes of the TCP sockets in LISTEN state on addr's port
 // whose address overlaps addr's (equal, or either one the wildcard), from /proc/net/tcp and
-// /proc/net/tcp6. Best effort: nil when /proc cannot be read.
+// /proc/net/tcp6. Best effort: nil when /proc cannot be read. An IPv6 addr is compared with
+// IPv6 listeners only (ours are IPV6_V6ONLY); an IPv4 one with both, since a [::] listener
+// may be dual-stack.
 func listeningInodes(addr *net.TCPAddr) []uint64 {
 	var inodes []uint64
+	v6 := addr.IP != nil && addr.IP.To4() == nil
 	for _, name := range [2]string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		if v6 && name == "/proc/net/tcp" {
+			continue
+		}
 		b, err := os.ReadFile(name)
 		if err != nil {
 			continue
@@ -578,6 +528,12 @@ func listenSocket(addr *net.TCPAddr, reuseport bool) (int, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		return fail("SO_REUSEADDR", err)
 	}
+	if family == unix.AF_INET6 {
+		// IPv6 only, as nginx's listeners: 0.0.0.0:P and [::]:P can then both be listed.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+			return fail("IPV6_V6ONLY", err)
+		}
+	}
 	if reuseport {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
 			return fail("SO_REUSEPORT", err)
@@ -602,8 +558,16 @@ func sockaddrToTCP(sa unix.Sockaddr) *net.TCPAddr {
 	return &net.TCPAddr{}
 }
 
-// Addr is the address the server listens on (useful with port 0).
-func (s *Server) Addr() *net.TCPAddr { return s.addr }
+// Addr is the first TCP address the server listens on (useful with port 0), nil if it
+// listens on unix sockets only; Listeners has them all.
+func (s *Server) Addr() *net.TCPAddr {
+	for _, ln := range s.lns {
+		if ln.tcp {
+			return ln.addr.(*net.TCPAddr)
+		}
+	}
+	return nil
+}
 
 // Features is what the uring engine runs on (nil for the std engine).
 func (s *Server) Features() *ring.Features { return s.features }
@@ -643,13 +607,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}()
 	for i := range loops {
-		lfd := s.lfds[0]
-		if i < len(s.lfds) {
-			lfd = s.lfds[i]
-		}
-		l, err := newLoop(s, i, lfd)
+		l, err := newLoop(s, i, s.loopListeners(i))
 		if err == nil {
-			l.ownsListener = i < len(s.lfds)
 			var wfd int
 			if wfd, err = unix.FcntlInt(uintptr(l.wakeFd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
 				wakeFds = append(wakeFds, wfd)
@@ -728,8 +687,13 @@ func (s *Server) Serve(ctx context.Context) error {
 // reset, later SYNs refused) even while a ring's accept holds a reference to it, which
 // close(2) alone would not; the fds are closed when Serve returns.
 func (s *Server) shutListeners() {
-	for _, fd := range s.lfds {
-		unix.Shutdown(fd, unix.SHUT_RDWR)
+	for _, ln := range s.lns {
+		if ln.handed {
+			continue // systemd's copy goes on listening, for the next start
+		}
+		for _, fd := range ln.fds {
+			unix.Shutdown(fd, unix.SHUT_RDWR)
+		}
 	}
 }
 
@@ -743,10 +707,7 @@ func (s *Server) keepFailed(l *loop) {
 }
 
 func (s *Server) closeFds() {
-	for _, fd := range s.lfds {
-		unix.Close(fd)
-	}
-	s.lfds = nil
+	s.closeListeners()
 	if s.rootFd > 0 {
 		unix.Close(s.rootFd)
 		s.rootFd = 0

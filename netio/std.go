@@ -23,8 +23,8 @@ import (
 // RESOLVE_BENEATH, or its component walk: never above the root, and directories need only
 // search permission, as in the uring engines) and bodies sent with sendfile by the net package.
 type stdServer struct {
-	s  *Server
-	ln *net.TCPListener
+	s   *Server
+	lns []net.Listener // one per Server listener, each with its accepting goroutine
 
 	mu    sync.Mutex
 	conns map[*stdConn]struct{}
@@ -36,15 +36,31 @@ type stdServer struct {
 }
 
 type stdConn struct {
-	nc   *net.TCPConn
+	nc   net.Conn
 	busy atomic.Bool
 }
 
 func newStdServer(s *Server) (*stdServer, error) {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return nil, err
+	ss := &stdServer{s: s, conns: make(map[*stdConn]struct{})}
+	closeAll := func() {
+		for _, ln := range ss.lns {
+			ln.Close()
+		}
 	}
+	// The net package takes over the Server's sockets (its own copies; ours are closed, so
+	// closing its listeners at shutdown refuses new connections at once).
+	for _, sl := range s.lns {
+		f := os.NewFile(uintptr(sl.fds[0]), sl.addr.String())
+		ln, err := net.FileListener(f)
+		f.Close()
+		sl.fds = nil
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("netio: std engine: listen %s: %w", sl.addr, err)
+		}
+		ss.lns = append(ss.lns, ln)
+	}
+	var err error
 	// Files are opened through fileio (the resolver the threadpool mode uses), not os.Root:
 	// os.Root opens every directory of a path for reading, so a file inside an execute-only
 	// directory got 403. The Server closes the engine and Dir (closeFds).
@@ -52,18 +68,21 @@ func newStdServer(s *Server) (*stdServer, error) {
 		s.fileEng, err = fileio.New(fileio.EngineStd, fileio.Options{})
 	}
 	if err != nil {
-		ln.Close()
+		closeAll()
 		if s.fileDir != nil {
 			s.fileDir.Close()
 			s.fileDir = nil
 		}
 		return nil, fmt.Errorf("netio: std engine: open root: %w", err)
 	}
-	return &stdServer{s: s, ln: ln.(*net.TCPListener), conns: make(map[*stdConn]struct{})}, nil
+	return ss, nil
 }
 
 func (ss *stdServer) serve(ctx context.Context) error {
 	s := ss.s
+	// A listener that fails stops the server as a shutdown does, and Serve returns why.
+	ctx, fail := context.WithCancel(ctx)
+	defer fail()
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -72,7 +91,9 @@ func (ss *stdServer) serve(ctx context.Context) error {
 			return
 		}
 		s.stopping.Store(true)
-		ss.ln.Close()
+		for _, ln := range ss.lns {
+			ln.Close()
+		}
 		ss.closeIdle()
 		t := time.NewTimer(s.cfg.ShutdownTimeout)
 		defer t.Stop()
@@ -82,20 +103,45 @@ func (ss *stdServer) serve(ctx context.Context) error {
 		case <-done:
 		}
 	}()
+	errs := make([]error, len(ss.lns))
+	var accepting sync.WaitGroup
+	for i, ln := range ss.lns {
+		accepting.Add(1)
+		go func() {
+			defer accepting.Done()
+			if errs[i] = ss.accept(ln); errs[i] != nil {
+				fail()
+			}
+		}()
+	}
+	accepting.Wait()
+	ss.wg.Wait()
+	close(done)
+	err := errors.Join(errs...)
+	if s.cfg.AccessLog != nil {
+		if ferr := s.cfg.AccessLog.Flush(); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+	}
+	return err
+}
+
+// accept takes ln's connections until the shutdown closes it, each served by its own
+// goroutine; it returns an error only when accepting failed otherwise.
+func (ss *stdServer) accept(ln net.Listener) error {
+	s := ss.s
 	for {
-		nc, err := ss.ln.AcceptTCP()
+		nc, err := ln.Accept()
 		if err != nil {
 			if s.stopping.Load() {
-				break
+				return nil
 			}
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				s.cfg.Logf("accept: %v (raise the open file limit: ulimit -n)", err)
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}
-			close(done)
-			ss.wg.Wait()
-			return err
+			return fmt.Errorf("netio: accept on %s: %w", ln.Addr(), err)
 		}
 		if s.conns.Load() >= s.maxConns {
 			nc.Write(overloaded)
@@ -110,12 +156,6 @@ func (ss *stdServer) serve(ctx context.Context) error {
 		ss.wg.Add(1)
 		go ss.handle(c)
 	}
-	ss.wg.Wait()
-	close(done)
-	if s.cfg.AccessLog != nil {
-		return s.cfg.AccessLog.Flush()
-	}
-	return nil
 }
 
 func (ss *stdServer) closeIdle() {
@@ -161,7 +201,10 @@ func (ss *stdServer) handle(c *stdConn) {
 		skip  int64
 		chunk = make([]byte, 16<<10)
 	)
-	remote := []byte(c.nc.RemoteAddr().(*net.TCPAddr).IP.String())
+	remote := []byte(unixRemote)
+	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+		remote = []byte(a.IP.String())
+	}
 	headStart := time.Time{}
 	for {
 		if skip > 0 {

@@ -113,11 +113,11 @@ func TestServeExecOnlyDir(t *testing.T) {
 	}
 }
 
-// serveAs starts `bin serve --addr 127.0.0.1:0 args...` as uid and gid id and returns its
+// serveAs starts `bin serve args...` (serveArgs) as uid and gid id and returns its
 // base URL; the process is killed at the end of the test.
 func serveAs(t *testing.T, bin string, id uint32, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, serveArgs(args)...)
 	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: id, Gid: id}}
 	stderr, err := cmd.StderrPipe()

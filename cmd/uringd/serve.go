@@ -24,7 +24,9 @@ func serveCommand() *cli.Command {
 		Usage: "serve a directory over HTTP/1.1 with io_uring event loops",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: ".", Usage: "directory to serve"},
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address; one already in use is refused, naming the process that holds it (see --join-port)"},
+			&cli.StringSliceFlag{Name: "addr", Value: cli.NewStringSlice("127.0.0.1:8080"), Usage: "listen address, repeatable: HOST:PORT ([::1]:8080 for IPv6, which listens on IPv6 only), or unix:PATH for a unix socket (removed at exit; a stale one is replaced, one in use refused); an address already in use is refused, naming the process that holds it (see --join-port). Under systemd socket activation (LISTEN_FDS) the sockets passed are served instead"},
+			&cli.StringFlag{Name: "unix-mode", Usage: "octal `MODE` of the unix:PATH socket files, such as 0660 (clients need write permission to connect; default: 0777 less the umask)"},
+			&cli.StringFlag{Name: "user", Usage: "drop root privileges to `USER` (and its groups) once the sockets are bound, before serving: files are then opened with that user's permissions. The access log is opened before the drop"},
 			&cli.BoolFlag{Name: "join-port", Usage: "share --addr with a uringd already listening there (SO_REUSEPORT: the kernel spreads new connections over both), for a zero-downtime upgrade: start the new one with --join-port, then stop the old"},
 			&cli.IntFlag{Name: "loops", Usage: "event loops, one ring and OS thread each (default: CPUs)"},
 			&cli.StringFlag{Name: "net", Value: "uring", Usage: "network engine: uring, or std (Go's net package, where io_uring is unavailable)"},
@@ -54,8 +56,14 @@ func serveCommand() *cli.Command {
 			// fails with EPIPE, which the access log counts and reports, instead of
 			// killing the server.
 			signal.Ignore(syscall.SIGPIPE)
+			var as *runAs
+			if name := c.String("user"); name != "" {
+				if as, err = lookupUser(name); err != nil {
+					return err
+				}
+			}
 			cfg := netio.Config{
-				Addr: c.String("addr"), Root: c.String("root"), Loops: c.Int("loops"),
+				Root: c.String("root"), Loops: c.Int("loops"),
 				Net: c.String("net"), FileIO: c.String("file-io"), Threads: c.Int("threads"),
 				MaxHeaderBytes: c.Int("max-header-bytes"), ReadHeaderTimeout: c.Duration("read-header-timeout"),
 				IdleTimeout: c.Duration("idle-timeout"), WriteTimeout: c.Duration("write-timeout"),
@@ -70,6 +78,9 @@ func serveCommand() *cli.Command {
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
 				},
+			}
+			if err := listenConfig(c, &cfg, cfg.Logf); err != nil {
+				return err
 			}
 			alog, err := openAccessLog(c, &cfg)
 			if err != nil {
@@ -87,12 +98,21 @@ func serveCommand() *cli.Command {
 			if p := c.String("cpuprofile"); p != "" {
 				f, err := os.Create(p)
 				if err != nil {
+					srv.Close()
 					return fmt.Errorf("cpuprofile: %w", err)
 				}
 				if err := pprof.StartCPUProfile(f); err != nil {
+					srv.Close()
 					return fmt.Errorf("cpuprofile: %w", err)
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+			// After binding, before any loop or ring starts (Serve starts them).
+			if as != nil {
+				if err := as.drop(); err != nil {
+					srv.Close()
+					return err
+				}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -111,7 +131,7 @@ func serveCommand() *cli.Command {
 					}
 				}
 			}()
-			fmt.Fprintf(c.App.ErrWriter, "uringd: serving %s on http://%s with %s\n", cfg.Root, srv.Addr(), srv)
+			fmt.Fprintf(c.App.ErrWriter, "uringd: serving %s on %s with %s\n", cfg.Root, servingLine(srv), srv)
 			return srv.Serve(ctx)
 		},
 	}

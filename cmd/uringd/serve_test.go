@@ -65,7 +65,7 @@ func (c *childLines) matching(sub string) (n int) {
 // later stderr lines (nil: logged only).
 func serveChildWith(t *testing.T, stdout *os.File, lines *childLines, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(os.Args[0], serveArgs(args)...)
 	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
 	if stdout != nil {
 		cmd.Stdout = stdout
@@ -109,6 +109,17 @@ func serveChildWith(t *testing.T, stdout *os.File, lines *childLines, args ...st
 			t.Fatal("serve did not say where it serves within 10s")
 		}
 	}
+}
+
+// serveArgs is `serve args...`, on a free loopback port unless args give an --addr (which
+// is repeatable: one more would be served beside it).
+func serveArgs(args []string) []string {
+	for _, a := range args {
+		if a == "--addr" || strings.HasPrefix(a, "--addr=") {
+			return append([]string{"serve"}, args...)
+		}
+	}
+	return append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)
 }
 
 func httpGet(t *testing.T, url string) string {
