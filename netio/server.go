@@ -233,8 +233,8 @@ func (c *Config) checkNegative() error {
 type Server struct {
 	cfg      Config
 	rootPath string
-	rootFd   int      // O_PATH directory fd every file is opened beneath
-	root     *os.Root // the same root for directory listings and the std engine
+	rootFd   int         // O_PATH directory fd every file is opened beneath
+	root     *os.Root    // the same root for directory listings and the std engine
 	lns      []*listener // one per listen address (listen.go)
 	features *ring.Features
 	limits   http1.Limits
