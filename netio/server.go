@@ -233,9 +233,8 @@ func (c *Config) checkNegative() error {
 type Server struct {
 	cfg      Config
 	rootPath string
-	rootFd   int         // O_PATH directory fd every file is opened beneath
-	root     *os.Root    // the same root for directory listings and the std engine
-	lns      []*listener // one per listen address (listen.go)
+	rootFd   int      // O_PATH directory fd every file is opened beneath
+	root     *os.Root // the same root for directory listings and the std engine
 	features *ring.Features
 	limits   http1.Limits
 
@@ -251,6 +250,8 @@ type Server struct {
 	stopAt     atomic.Int64 // unix nanos: force-close deadline after shutdown began
 
 	std *stdServer
+
+	lns []*listener // one per listen address (listen.go)
 
 	lists listQueue // directory listings waiting for and running on listing workers
 
