@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,4 +40,44 @@ func Example() {
 	// Output:
 	// 200 OK text/plain; charset=utf-8 hello from uringd
 	// shut down: <nil>
+}
+
+// Listen on a TCP port and a unix socket at once; Listeners says where.
+func ExampleServer_Listeners() {
+	dir, _ := os.MkdirTemp("", "netio-example")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello over a unix socket\n"), 0o644)
+	sock := filepath.Join(dir, "uringd.sock")
+
+	srv, err := netio.NewServer(netio.Config{Root: dir, Addr: "127.0.0.1:0", Addrs: []string{"unix:" + sock}, UnixMode: 0o660})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, a := range srv.Listeners() {
+		fmt.Println("listening on", a.Network())
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx) }()
+
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Get("http://uringd/hello.txt") // the host is not looked up: every connection goes to sock
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.Status, " ", string(body))
+
+	stop()
+	<-done
+	_, err = os.Stat(sock)
+	fmt.Println("socket file removed:", os.IsNotExist(err))
+	// Output:
+	// listening on tcp
+	// listening on unix
+	// 200 OK hello over a unix socket
+	// socket file removed: true
 }

@@ -50,6 +50,18 @@ type childLines struct {
 
 func (c *childLines) add(l string) { c.mu.Lock(); c.lines = append(c.lines, l); c.mu.Unlock() }
 
+// line is the first line containing sub, or "".
+func (c *childLines) line(sub string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.lines {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
+}
+
 func (c *childLines) matching(sub string) (n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -62,11 +74,18 @@ func (c *childLines) matching(sub string) (n int) {
 }
 
 // serveChildWith is serveChild with the child's stdout (nil: none) and a collector of its
-// later stderr lines (nil: logged only).
+// stderr lines (nil: logged only).
 func serveChildWith(t *testing.T, stdout *os.File, lines *childLines, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], serveArgs(args)...)
 	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
+	return cmd, startChild(t, cmd, stdout, lines)
+}
+
+// startChild starts cmd, a uringd serve (or a wrapper that execs one), and returns the
+// first URL it says it serves on; as serveChildWith for stdout and lines.
+func startChild(t *testing.T, cmd *exec.Cmd, stdout *os.File, lines *childLines) string {
+	t.Helper()
 	if stdout != nil {
 		cmd.Stdout = stdout
 	}
@@ -93,7 +112,12 @@ func serveChildWith(t *testing.T, stdout *os.File, lines *childLines, args ...st
 			if !ok {
 				t.Fatal("serve exited before it was serving")
 			}
-			if i := strings.Index(l, " on http://"); i >= 0 {
+			if lines != nil {
+				lines.add(l)
+			}
+			if i := strings.Index(l, " on http://"); i < 0 {
+				t.Log("serve: " + l)
+			} else {
 				go func() { // keep draining
 					for l := range out {
 						t.Log("serve: " + l)
@@ -103,7 +127,7 @@ func serveChildWith(t *testing.T, stdout *os.File, lines *childLines, args ...st
 					}
 				}()
 				u := l[i+len(" on "):]
-				return cmd, u[:strings.IndexByte(u, ' ')]
+				return u[:strings.IndexByte(u, ' ')]
 			}
 		case <-timeout:
 			t.Fatal("serve did not say where it serves within 10s")
