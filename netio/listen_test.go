@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,21 +43,6 @@ func unixClient(path string) *http.Client {
 			return d.DialContext(ctx, "unix", path)
 		},
 	}}
-}
-
-// getWithClient GETs url with c and returns the status and body.
-func getWithClient(t *testing.T, c *http.Client, url string) (int, string) {
-	t.Helper()
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: body: %v", url, err)
-	}
-	return resp.StatusCode, string(b)
 }
 
 // remoteLog keeps the access log's remote addresses.
@@ -108,8 +92,12 @@ func TestSeveralListeners(t *testing.T) {
 				}
 			}()
 			lns := rs.s.Listeners()
-			if want := 2 + btoi(v6); len(lns) != want {
-				t.Fatalf("Listeners() = %v, want %d", lns, want)
+			n := 2
+			if v6 {
+				n = 3
+			}
+			if len(lns) != n {
+				t.Fatalf("Listeners() = %v, want %d", lns, n)
 			}
 			if a, ok := lns[0].(*net.TCPAddr); !ok || !a.IP.Equal(net.IPv4(127, 0, 0, 1)) || a.Port == 0 || rs.s.Addr().Port != a.Port {
 				t.Fatalf("first listener %v, Addr() %v: want 127.0.0.1 and the port chosen", lns[0], rs.s.Addr())
@@ -128,11 +116,11 @@ func TestSeveralListeners(t *testing.T) {
 			clients["http://uringd.sock"] = unixClient(sock)
 			for base, c := range clients {
 				for i := 0; i < 3; i++ { // the keep-alive connection, then a new one
-					if code, body := getWithClient(t, c, base+"/hello.txt"); code != 200 || body != "hello, uringd\n" {
-						t.Fatalf("GET %s/hello.txt: %d %q", base, code, body)
+					if body := string(getWith(t, c, base+"/hello.txt")); body != "hello, uringd\n" {
+						t.Fatalf("GET %s/hello.txt: %q", base, body)
 					}
-					if code, body := getWithClient(t, c, base+"/4k.bin"); code != 200 || body != string(want) {
-						t.Fatalf("GET %s/4k.bin: %d, %d bytes", base, code, len(body))
+					if body := string(getWith(t, c, base+"/4k.bin")); body != string(want) {
+						t.Fatalf("GET %s/4k.bin: %d bytes, not the file's", base, len(body))
 					}
 					if i == 1 {
 						c.CloseIdleConnections()
@@ -159,13 +147,6 @@ func TestSeveralListeners(t *testing.T) {
 			}
 		})
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // TestUnixPathExists: a path a server listens on, a regular file and a directory are
@@ -242,8 +223,8 @@ func TestUnixPathExists(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- s.Serve(ctx) }()
-			if code, body := getWithClient(t, unixClient(stale), "http://x/hello.txt"); code != 200 || body != "hello, uringd\n" {
-				t.Fatalf("GET through the replaced socket: %d %q", code, body)
+			if body := string(getWith(t, unixClient(stale), "http://x/hello.txt")); body != "hello, uringd\n" {
+				t.Fatalf("GET through the replaced socket: %q", body)
 			}
 			cancel()
 			if err := <-done; err != nil {
@@ -332,8 +313,8 @@ func TestListenFiles(t *testing.T) {
 			tc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 			for base, c := range map[string]*http.Client{"http://" + tcpLn.Addr().String(): tc, "http://x": unixClient(sock)} {
 				for i := 0; i < 2; i++ {
-					if code, body := getWithClient(t, c, base+"/hello.txt"); code != 200 || body != "hello, uringd\n" {
-						t.Fatalf("GET %s/hello.txt: %d %q", base, code, body)
+					if body := string(getWith(t, c, base+"/hello.txt")); body != "hello, uringd\n" {
+						t.Fatalf("GET %s/hello.txt: %q", base, body)
 					}
 				}
 				c.CloseIdleConnections()
@@ -379,5 +360,50 @@ func TestSocketActivationEnv(t *testing.T) {
 				t.Errorf("LISTEN_PID=%s LISTEN_FDS=%s: %s still set", c.pid, c.fds, v)
 			}
 		}
+	}
+}
+
+// TestIPv6AddrInUse: an IPv6 address in use is refused as an IPv4 one is, naming the
+// holder; /proc/net/tcp6 finds its listeners; and an IPv4 address on the same port is no
+// conflict (the IPv6 listeners are IPV6_V6ONLY), in either direction.
+func TestIPv6AddrInUse(t *testing.T) {
+	if !ipv6Loopback() {
+		t.Skip("no IPv6 loopback here")
+	}
+	s1, err := NewServer(Config{Root: t.TempDir(), Addr: "[::1]:0", Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	a := s1.Addr()
+	if got := listeningInodes(a); len(got) != 2 {
+		t.Fatalf("listeners on %s from /proc/net/tcp6: %v, want the server's 2", a, got)
+	}
+	v4 := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: a.Port}
+	if got := listeningInodes(v4); len(got) != 0 {
+		t.Fatalf("listeners on %s: %v, want none (the [::1] ones are IPv6 only)", v4, got)
+	}
+	for _, m := range []mode{modes()[0], modes()[5]} {
+		cfg := m.cfg
+		cfg.Root, cfg.Addr, cfg.Loops = t.TempDir(), a.String(), 2
+		s2, err := NewServer(cfg)
+		if err == nil {
+			s2.Close()
+			t.Fatalf("%s: a second server on %s started", m.name, a)
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+			t.Fatalf("%s: second server on %s: %v; want EADDRINUSE naming this process", m.name, a, err)
+		}
+		cfg.Addr = v4.String()
+		s3, err := NewServer(cfg)
+		if err != nil {
+			if ln, lerr := net.Listen("tcp", v4.String()); lerr != nil {
+				t.Skipf("%s is taken by another process: %v", v4, lerr)
+			} else {
+				ln.Close()
+			}
+			t.Fatalf("%s: a server on %s beside [::1]:%d: %v", m.name, v4, a.Port, err)
+		}
+		s3.Close()
 	}
 }

@@ -114,7 +114,8 @@ type Config struct {
 	// SO_REUSEPORT (the kernel then spreads new connections over both), for a zero-downtime
 	// upgrade: start the new server with JoinPort, then stop the old one. Without it an
 	// address in use is refused, naming the process that holds it. The std engine, which
-	// listens without SO_REUSEPORT, cannot join.
+	// listens without SO_REUSEPORT, cannot join. Unix sockets cannot be shared: a unix:
+	// path a server listens on is refused either way.
 	JoinPort bool
 
 	// AccessLog receives one entry per response; nil disables access logging.

@@ -44,6 +44,11 @@ func listenConfig(c *cli.Context, cfg *netio.Config, logf func(string, ...any)) 
 	if len(addrs) == 0 {
 		return errors.New("--addr: give at least one listen address")
 	}
+	for _, a := range addrs {
+		if strings.TrimSpace(a) == "" {
+			return errors.New(`--addr "": an empty listen address (give HOST:PORT or unix:PATH)`)
+		}
+	}
 	cfg.Addr, cfg.Addrs = addrs[0], addrs[1:]
 	return nil
 }

@@ -142,6 +142,7 @@ func TestServeRefusesListenFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--user", "nosuch"}, "--user nosuch: unknown user"},
+		{[]string{"--addr", ""}, `--addr "": an empty listen address`},
 		{[]string{"--unix-mode", "rw"}, "--unix-mode rw: want an octal permission mode"},
 		{[]string{"--unix-mode", "01777"}, "--unix-mode 01777"},
 		{[]string{"--addr", "unix:" + file}, file + " exists and is not a socket"},
