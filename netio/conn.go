@@ -49,6 +49,12 @@ type conn struct {
 	kcancels               uint8 // its OPENAT2/STATX the kernel cancelled unasked, in a row
 	injected               bool  // its OPENAT2/STATX is a NOP standing for a cancellation (ringTuning.cancelEvery)
 	indexTry               bool  // looking up dir/index.html
+	// sib is the precompressed sibling (index in Config.Precompressed) being looked up, -1
+	// for none; sibServe that it is to be sent (else its existence is being learnt), and
+	// c.key[:mainLen] the original's path (loop.sibling).
+	sib      int8
+	sibServe bool
+	mainLen  int
 
 	in    []byte // received, not yet consumed input
 	inOff int
@@ -113,6 +119,7 @@ func (c *conn) open(fd int) {
 	c.in, c.inOff, c.skip = c.in[:0], 0, 0
 	c.scan.Reset()
 	c.inBody = false
+	c.sib = -1
 	c.openFd = -1
 	c.readsPending, c.poolBusy = 0, 0
 	c.remoteN = 0

@@ -31,6 +31,13 @@ type fileEntry struct {
 	// cachedFor after it, sendfile calls of any reply trust that (loop.lookCached).
 	cachedAll bool
 	cachedAt  time.Time
+	// sibs says which precompressed siblings exist (bit i: Config.Precompressed[i]), once
+	// sibsKnown: they are looked up on the entry's first use (loop.sibling), so a file
+	// without any costs no syscall per request.
+	sibs      uint8
+	sibsKnown bool
+	// hdrs are the header rule and CORS lines of the entry's path, matched when it is made.
+	hdrs []byte
 }
 
 // fileCacheSize bounds each loop's cache to its share of a quarter of the process's fd limit
@@ -47,9 +54,10 @@ func fileCacheSize(want, loops int) int {
 // fileCache is a loop's bounded open-file cache. Entries are trusted for ttl, then looked up
 // again, so a replaced or changed file is noticed within ttl.
 type fileCache struct {
-	m   map[string]*fileEntry
-	max int
-	ttl time.Duration
+	m     map[string]*fileEntry
+	max   int
+	ttl   time.Duration
+	rules *headerRules // fileEntry.hdrs come from them
 }
 
 func (fc *fileCache) init(max int, ttl time.Duration) {
@@ -107,6 +115,9 @@ func (fc *fileCache) addPool(key []byte, f *fileio.File, st fileio.Stat, now tim
 }
 
 func (fc *fileCache) insert(e *fileEntry) *fileEntry {
+	if !e.meta.isDir {
+		e.hdrs = fc.rules.lines(e.key)
+	}
 	if fc.m == nil {
 		e.dead = true // no cache: closed when the reply is done
 		return e

@@ -163,6 +163,8 @@ func (p *planner) planDirListing(r *reply, now time.Time, req *http1.Request, en
 		Close:          !req.KeepAlive,
 		KeepAliveReply: req.KeepAlive && req.Version == http1.Version10,
 		Head:           req.Method == http1.MethodHEAD,
+		Extra:          p.cors,
+		Vary:           p.vary(false),
 	}
 	r.buf = http1.AppendResponseHeader(r.buf, &resp)
 	if !resp.Head {

@@ -75,7 +75,74 @@ func (r *reply) fileRange(off, n int64) {
 // planner builds replies. It holds the per-loop caches the HTTP code needs (the Date value).
 type planner struct {
 	dates http1.DateCache
-	scr   []byte // scratch for Location
+	scr   []byte // scratch for Location and a preflight's fields
+	etag  []byte // scratch for a precompressed file's ETag
+	// cors is the Access-Control-Allow-Origin line every response carries (Config.CORS),
+	// corsVary that it names one origin, so caches must key on Origin.
+	cors     []byte
+	corsVary bool
+}
+
+// fileView is how a file is presented: a precompressed sibling is sent with its
+// original's Content-Type and header rules, its own Content-Encoding and an ETag of its own.
+type fileView struct {
+	ctype    string
+	encoding string
+	etag     []byte
+	vary     string
+	hdrs     []byte // header rule and CORS lines (fileEntry.hdrs of the original)
+}
+
+// plainView presents a file as it is; siblings says precompressed ones exist, so the
+// response depends on Accept-Encoding.
+func (p *planner) plainView(m *fileMeta, hdrs []byte, siblings bool) fileView {
+	return fileView{ctype: m.ctype, etag: m.etag, hdrs: hdrs, vary: p.vary(siblings)}
+}
+
+// codedView presents sibling m, precompressed in c, for original orig: its ETag is its
+// own with the coding appended (distinct per encoding even when gzip -k kept the mtime).
+func (p *planner) codedView(m, orig *fileMeta, c http1.Coding, hdrs []byte) fileView {
+	p.etag = append(p.etag[:0], m.etag[:len(m.etag)-1]...)
+	p.etag = append(append(append(p.etag, '-'), c.Name()...), '"')
+	return fileView{ctype: orig.ctype, encoding: c.Name(), etag: p.etag, hdrs: hdrs, vary: p.vary(true)}
+}
+
+func (p *planner) vary(encoding bool) string {
+	switch {
+	case encoding && p.corsVary:
+		return "Accept-Encoding, Origin"
+	case encoding:
+		return "Accept-Encoding"
+	case p.corsVary:
+		return "Origin"
+	}
+	return ""
+}
+
+// planPreflight answers OPTIONS (only parsed when CORS is on): 204 with the methods
+// allowed, the request headers asked for, and how long a browser may keep the answer.
+func (p *planner) planPreflight(r *reply, now time.Time, req *http1.Request) {
+	r.reset()
+	p.scr = append(p.scr[:0], p.cors...)
+	p.scr = append(p.scr, "Access-Control-Allow-Methods: GET, HEAD\r\nAccess-Control-Max-Age: 86400\r\n"...)
+	if len(req.AccessControlRequestHeaders) > 0 {
+		p.scr = append(p.scr, "Access-Control-Allow-Headers: "...)
+		p.scr = append(p.scr, req.AccessControlRequestHeaders...)
+		p.scr = append(p.scr, '\r', '\n')
+	}
+	resp := http1.Response{
+		Status:         204,
+		Date:           p.dates.Get(now),
+		ContentLength:  -1, // a 204 has none (RFC 9110 §8.6)
+		Allow:          true,
+		Vary:           p.vary(false),
+		Extra:          p.scr,
+		Close:          !req.KeepAlive,
+		KeepAliveReply: req.KeepAlive && req.Version == http1.Version10,
+	}
+	r.buf = http1.AppendResponseHeader(r.buf, &resp)
+	r.litRange(0)
+	r.status, r.close = 204, resp.Close
 }
 
 // errorReply is an error answer to plan.
@@ -100,6 +167,8 @@ func (p *planner) planError(r *reply, now time.Time, e errorReply) {
 		Close:         close,
 		Head:          head,
 		Body:          http1.StatusBody(status),
+		Extra:         p.cors,
+		Vary:          p.vary(false),
 	}
 	resp.ContentLength = int64(len(resp.Body))
 	r.buf = http1.AppendResponseHeader(r.buf, &resp)
@@ -122,6 +191,8 @@ func (p *planner) planRedirect(r *reply, now time.Time, req *http1.Request, targ
 		Status:         301,
 		Date:           p.dates.Get(now),
 		Location:       p.scr,
+		Extra:          p.cors,
+		Vary:           p.vary(false),
 		ContentLength:  0, // like net/http's FileServer redirects: no body
 		Close:          !req.KeepAlive,
 		KeepAliveReply: req.KeepAlive && req.Version == http1.Version10,
@@ -132,17 +203,20 @@ func (p *planner) planRedirect(r *reply, now time.Time, req *http1.Request, targ
 	r.status, r.close = 301, resp.Close
 }
 
-// planFile answers a GET or HEAD for a regular file.
-func (p *planner) planFile(r *reply, now time.Time, req *http1.Request, m *fileMeta) {
+// planFile answers a GET or HEAD for the regular file m, presented as v says; ranges and
+// conditionals apply to m's bytes (for a precompressed file, the encoded ones).
+func (p *planner) planFile(r *reply, now time.Time, req *http1.Request, m *fileMeta, v *fileView) {
 	r.reset()
-	d := http1.Evaluate(req, m.size, m.modtime, m.etag)
+	d := http1.Evaluate(req, m.size, m.modtime, v.etag)
 	head := req.Method == http1.MethodHEAD
 	keep := req.KeepAlive
 	resp := http1.Response{
 		Status:         d.Status,
 		Date:           p.dates.Get(now),
 		LastModified:   m.modtime,
-		ETag:           m.etag,
+		ETag:           v.etag,
+		Vary:           v.vary,
+		Extra:          v.hdrs,
 		Close:          !keep,
 		KeepAliveReply: keep && req.Version == http1.Version10,
 		Head:           head,
@@ -150,8 +224,9 @@ func (p *planner) planFile(r *reply, now time.Time, req *http1.Request, m *fileM
 	switch d.Status {
 	case 200, 206:
 		resp.AcceptRanges = true
-		resp.ContentType = m.ctype
-		resp.ContentLength = d.BodyLength(m.ctype)
+		resp.ContentType = v.ctype
+		resp.ContentEncoding = v.encoding
+		resp.ContentLength = d.BodyLength(v.ctype)
 		ranges := d.Ranges()
 		if d.Status == 206 && !d.Multipart() {
 			resp.HasRange, resp.Range, resp.Size = true, ranges[0], m.size
@@ -174,7 +249,7 @@ func (p *planner) planFile(r *reply, now time.Time, req *http1.Request, m *fileM
 		default:
 			for i, rg := range ranges {
 				lo := len(r.buf)
-				r.buf = http1.AppendPartHeader(r.buf, i == 0, rg, m.size, m.ctype, resp.Boundary)
+				r.buf = http1.AppendPartHeader(r.buf, i == 0, rg, m.size, v.ctype, resp.Boundary)
 				r.litRange(lo)
 				r.fileRange(rg.Start, rg.Length)
 			}
@@ -192,6 +267,7 @@ func (p *planner) planFile(r *reply, now time.Time, req *http1.Request, m *fileM
 		if d.Status == 416 {
 			resp.LastModified, resp.ETag = time.Time{}, nil
 		}
+		resp.Extra = p.cors
 		resp.ContentType = "text/plain; charset=utf-8"
 		resp.NoSniff = true
 		resp.Body = http1.StatusBody(d.Status)
@@ -225,4 +301,12 @@ func statusForOpenError(err error) int {
 		return 414
 	}
 	return 500
+}
+
+// setCORS makes every reply carry Access-Control-Allow-Origin: origin ("" for none).
+func (p *planner) setCORS(origin string) {
+	if origin != "" {
+		p.cors = []byte("Access-Control-Allow-Origin: " + origin + "\r\n")
+		p.corsVary = origin != "*"
+	}
 }

@@ -101,6 +101,19 @@ type Config struct {
 	// kernels ignore it, which Logf reports.
 	IOWQMaxWorkers int
 
+	// Precompressed names the encodings served from precompressed files beside the one
+	// asked for ("br", "zstd", "gzip": file.br, file.zst, file.gz), in the server's order of
+	// preference, to clients whose Accept-Encoding takes them; a sibling older than its file
+	// is ignored. Which siblings exist is looked up once per open-file cache entry, so files
+	// without any cost no syscall per request. Empty: none (files are never compressed on
+	// the fly: that would be CPU in the loop).
+	Precompressed []string
+	// Headers adds header fields to file responses by path (HeaderRule).
+	Headers []HeaderRule
+	// CORS, when set ("*" or one origin such as "https://example.com"), is sent as
+	// Access-Control-Allow-Origin on every response, and OPTIONS preflights are answered.
+	CORS string
+
 	OpenFileCache    int           // open files kept per loop (fd + stat); default 1024, negative disables
 	OpenFileCacheTTL time.Duration // how long an entry is trusted before it is opened again; default 1s
 
@@ -238,6 +251,8 @@ type Server struct {
 	root     *os.Root // the same root for directory listings and the std engine
 	features *ring.Features
 	limits   http1.Limits
+	pre      []http1.Coding // Config.Precompressed
+	hdrRules *headerRules   // Config.Headers and CORS; nil: none
 
 	conns    atomic.Int64 // open connections, all loops
 	maxConns int64        // MaxConns, or fewer if the fd limit is lower (connCap)
@@ -299,6 +314,14 @@ func NewServer(cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("netio: unknown cold-read mode %q (direct, buffered)", cfg.ColdReads)
 	}
+	pre, err := parseCodings(cfg.Precompressed)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := newHeaderRules(cfg.Headers, cfg.CORS)
+	if err != nil {
+		return nil, err
+	}
 	st, err := os.Stat(cfg.Root)
 	if err != nil {
 		return nil, fmt.Errorf("netio: root: %w", err)
@@ -306,7 +329,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("netio: root %s is not a directory", cfg.Root)
 	}
-	s := &Server{cfg: cfg, rootPath: cfg.Root, limits: http1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxTargetBytes: cfg.MaxTargetBytes}}
+	s := &Server{cfg: cfg, rootPath: cfg.Root, pre: pre, hdrRules: rules,
+		limits: http1.Limits{MaxHeaderBytes: cfg.MaxHeaderBytes, MaxTargetBytes: cfg.MaxTargetBytes, AllowOptions: cfg.CORS != ""}}
 	s.maxConns = connCap(cfg)
 	if s.root, err = os.OpenRoot(cfg.Root); err != nil {
 		return nil, fmt.Errorf("netio: open root: %w", err)

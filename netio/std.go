@@ -30,6 +30,8 @@ type stdServer struct {
 	conns map[*stdConn]struct{}
 	wg    sync.WaitGroup
 
+	paths stdPaths // precompressed siblings and header lines by path
+
 	// headExamined counts the bytes the request parser examined, for tests: a head that
 	// arrives one byte per segment must cost O(n), not O(n²).
 	headExamined atomic.Int64
@@ -201,6 +203,7 @@ func (ss *stdServer) handle(c *stdConn) {
 		skip  int64
 		chunk = make([]byte, 16<<10)
 	)
+	p.setCORS(s.cfg.CORS)
 	remote := []byte(unixRemote)
 	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
 		remote = []byte(a.IP.String())
@@ -344,6 +347,10 @@ func (ss *stdServer) room(in []byte, off int, body bool, req *http1.Request) ([]
 // resolve plans the reply for a GET or HEAD and returns the open file when the reply has a
 // body to read from it.
 func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now time.Time) *fileio.File {
+	if req.Method == http1.MethodOPTIONS { // parsed only with CORS on: a preflight
+		p.planPreflight(rep, now, req)
+		return nil
+	}
 	head := req.Method == http1.MethodHEAD
 	name := strings.TrimPrefix(string(req.Path), "/")
 	if name == "" {
@@ -393,8 +400,7 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 			p.planRedirect(rep, now, req, http1.AppendEscapedPath(nil, req.Path))
 		case vFile:
 			m := newMeta(st.Size, st.ModTime, false, []byte(name))
-			p.planFile(rep, now, req, &m)
-			return f
+			return ss.planFile(p, rep, req, now, name, f, &m)
 		}
 		return nil
 	}

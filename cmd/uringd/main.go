@@ -27,6 +27,9 @@ func newApp() *cli.App {
 			benchCommand(),
 		},
 		HideHelpCommand: true,
+		// Repeatable flags take one value each: a header rule's value may hold commas
+		// ("public, max-age=31536000").
+		DisableSliceFlagSeparator: true,
 	}
 }
 

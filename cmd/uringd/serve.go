@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +44,10 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "iowq-max-workers", Usage: "cap each loop's kernel io-wq workers to N bounded (file) and N unbounded (socket) threads (5.15+; default: the kernel's limit)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
 			&cli.IntFlag{Name: "max-listing-entries", Value: 10000, Usage: "entries shown in a directory listing (a directory without index.html); a longer listing is cut and says so"},
+			&cli.StringFlag{Name: "precompressed", Usage: "serve file.br, file.zst or file.gz beside file to clients that accept that encoding: the encodings, in order of preference (e.g. br,zstd,gzip; default: none)"},
+			&cli.StringSliceFlag{Name: "header", Usage: "add a header to file responses whose path matches: 'PATTERN: Name: value' (PATTERN: /assets/* or *.woff2; repeatable, later rules win)"},
+			&cli.StringSliceFlag{Name: "cache-control", Usage: "Cache-Control for file responses whose path matches: 'PATTERN=VALUE' (repeatable; applied after --header rules)"},
+			&cli.StringFlag{Name: "cors", Usage: "send Access-Control-Allow-Origin: ORIGIN (or *) on every response and answer OPTIONS preflights"},
 			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH (written by the io_uring logger; SIGHUP reopens it for logrotate), - (stdout) or off"},
 			&cli.StringFlag{Name: "log-format", Value: "combined", Usage: "access log format: combined or json"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
@@ -80,6 +85,9 @@ func serveCommand() *cli.Command {
 				},
 			}
 			if err := listenConfig(c, &cfg, cfg.Logf); err != nil {
+				return err
+			}
+			if err := headerFlags(c, &cfg); err != nil {
 				return err
 			}
 			alog, err := openAccessLog(c, &cfg)
@@ -154,6 +162,31 @@ func checkServeFlags(c *cli.Context) error {
 	if c.IsSet("batch-wait") && c.Duration("batch-wait") == 0 {
 		return fmt.Errorf("--batch-wait 0s: give a wait, or a negative value for none")
 	}
+	return nil
+}
+
+// headerFlags reads --precompressed, --header, --cache-control and --cors into cfg.
+func headerFlags(c *cli.Context, cfg *netio.Config) error {
+	if p := c.String("precompressed"); p != "" {
+		for _, e := range strings.Split(p, ",") {
+			cfg.Precompressed = append(cfg.Precompressed, strings.TrimSpace(e))
+		}
+	}
+	for _, h := range c.StringSlice("header") {
+		r, err := netio.ParseHeaderRule(h)
+		if err != nil {
+			return fmt.Errorf("--header: %w", err)
+		}
+		cfg.Headers = append(cfg.Headers, r)
+	}
+	for _, h := range c.StringSlice("cache-control") {
+		r, err := netio.ParseCacheControl(h)
+		if err != nil {
+			return fmt.Errorf("--cache-control: %w", err)
+		}
+		cfg.Headers = append(cfg.Headers, r)
+	}
+	cfg.CORS = c.String("cors")
 	return nil
 }
 

@@ -42,10 +42,22 @@ func serveChild(t *testing.T, args ...string) (*exec.Cmd, string) {
 	return serveChildWith(t, nil, nil, args...)
 }
 
-// childLines collects what a child printed on stderr after it started serving.
+// childLines collects what a child printed on stderr; eof is
+// closed once its stderr ended (after the child exited, all of it has been collected).
 type childLines struct {
 	mu    sync.Mutex
 	lines []string
+	eof   chan struct{}
+}
+
+// waitEOF waits until all the child's stderr is in (call it after the child exited).
+func (c *childLines) waitEOF(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.eof:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the child's stderr did not end 5 s after it exited")
+	}
 }
 
 func (c *childLines) add(l string) { c.mu.Lock(); c.lines = append(c.lines, l); c.mu.Unlock() }
@@ -89,14 +101,21 @@ func startChild(t *testing.T, cmd *exec.Cmd, stdout *os.File, lines *childLines)
 	if stdout != nil {
 		cmd.Stdout = stdout
 	}
-	stderr, err := cmd.StderrPipe()
+	// A pipe of our own, not StderrPipe: Wait closes that one when the child exits, which
+	// can lose the child's last lines before they are read.
+	stderr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
+	}
+	cmd.Stderr = pw
+	if lines != nil {
+		lines.eof = make(chan struct{})
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pw.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); stderr.Close() })
 	out := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -124,6 +143,9 @@ func startChild(t *testing.T, cmd *exec.Cmd, stdout *os.File, lines *childLines)
 						if lines != nil {
 							lines.add(l)
 						}
+					}
+					if lines != nil {
+						close(lines.eof)
 					}
 				}()
 				u := l[i+len(" on "):]
@@ -284,6 +306,7 @@ func TestServeAccessLogStdoutClosed(t *testing.T) {
 	if code := waitExit(t, cmd); code != 1 {
 		t.Errorf("exit status %d after the log broke, want 1", code)
 	}
+	lines.waitEOF(t)
 	if n := lines.matching("broken pipe; later entries are counted"); n != 1 {
 		t.Errorf("the broken log was reported %d times, want once", n)
 	}

@@ -429,6 +429,7 @@ func soakRun(t *testing.T, d time.Duration, fileIO, largeFiles string) {
 	if code := waitExit(t, cmd); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
+	lines.waitEOF(t)
 	if n := lines.matching("access log"); n != 0 {
 		t.Errorf("the server reported %d access log problems (see its output above)", n)
 	}

@@ -14,6 +14,8 @@ func statusBody(code int) string {
 	switch code {
 	case 200:
 		return "200 OK\n"
+	case 204:
+		return "204 No Content\n"
 	case 206:
 		return "206 Partial Content\n"
 	case 301:
@@ -90,8 +92,14 @@ type Response struct {
 	Size        int64 // complete length for Content-Range
 
 	Location []byte // for redirects; must already be escaped (AppendEscapedPath)
-	Allow    bool   // Allow: GET, HEAD (for 405)
-	NoSniff  bool   // X-Content-Type-Options: nosniff (error bodies, as net/http)
+
+	ContentEncoding string // omitted if empty (a precompressed file: "br", "zstd", "gzip")
+	Vary            string // omitted if empty
+	// Extra is written as is after the fields above: whole "Name: value\r\n" lines, such
+	// as a server's configured header rules. The caller makes sure they are well formed.
+	Extra   []byte
+	Allow   bool // Allow: GET, HEAD (for 405)
+	NoSniff bool // X-Content-Type-Options: nosniff (error bodies, as net/http)
 
 	Close          bool // Connection: close
 	KeepAliveReply bool // Connection: keep-alive (HTTP/1.0 clients that asked for it)
@@ -172,7 +180,8 @@ func FileResponse(req *Request, d *Decision, ctype string, modtime time.Time, et
 // AppendResponseHeader appends the status line and header fields of r, the blank line,
 // and then r.Body unless r.Head. The response is always HTTP/1.1. Fields are written
 // in a fixed order: Date, Server, Content-Type, Content-Length, Last-Modified, ETag,
-// Accept-Ranges, Content-Range, Location, Allow, X-Content-Type-Options, Connection.
+// Accept-Ranges, Content-Range, Location, Content-Encoding, Vary, Extra, Allow,
+// X-Content-Type-Options, Connection.
 // It never allocates when dst has enough capacity.
 func AppendResponseHeader(dst []byte, r *Response) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
@@ -230,6 +239,17 @@ func AppendResponseHeader(dst []byte, r *Response) []byte {
 		dst = append(dst, r.Location...)
 		dst = append(dst, '\r', '\n')
 	}
+	if r.ContentEncoding != "" {
+		dst = append(dst, "Content-Encoding: "...)
+		dst = append(dst, r.ContentEncoding...)
+		dst = append(dst, '\r', '\n')
+	}
+	if r.Vary != "" {
+		dst = append(dst, "Vary: "...)
+		dst = append(dst, r.Vary...)
+		dst = append(dst, '\r', '\n')
+	}
+	dst = append(dst, r.Extra...)
 	if r.Allow {
 		dst = append(dst, "Allow: GET, HEAD\r\n"...)
 	}
@@ -246,4 +266,17 @@ func AppendResponseHeader(dst []byte, r *Response) []byte {
 		dst = append(dst, r.Body...)
 	}
 	return dst
+}
+
+// ValidFieldName reports whether s may name a header field (a token).
+func ValidFieldName(s string) bool { return isToken([]byte(s)) }
+
+// ValidFieldValue reports whether s may be a field value: no control characters but tab.
+func ValidFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }

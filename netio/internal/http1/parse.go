@@ -107,6 +107,9 @@ type Limits struct {
 	// (chunk sizes, extensions, data, line ends and trailer fields, as sent) would
 	// exceed it gets 413 from ChunkedDecoder. Both close the connection.
 	MaxBodyBytes int64
+	// AllowOptions has OPTIONS parsed like GET and HEAD (its path is set) instead of
+	// answered 405, for servers that answer CORS preflights.
+	AllowOptions bool
 }
 
 func (l Limits) maxHeader() int {
@@ -185,6 +188,12 @@ type Request struct {
 
 	UserAgent []byte // for access logs
 	Referer   []byte // for access logs
+
+	// AcceptEncoding is the first Accept-Encoding field (PreferEncoding reads it); Origin
+	// and AccessControlRequestHeaders are for CORS answers.
+	AcceptEncoding              []byte
+	Origin                      []byte
+	AccessControlRequestHeaders []byte
 
 	scratch []byte // decoded-path space, kept across Parse calls
 }
@@ -306,7 +315,7 @@ func Parse(buf []byte, req *Request, lim Limits) (int, error) {
 		req.KeepAlive = st.connKeepAlive && !st.connClose
 	}
 
-	if req.Method != MethodGET && req.Method != MethodHEAD {
+	if req.Method != MethodGET && req.Method != MethodHEAD && (req.Method != MethodOPTIONS || !lim.AllowOptions) {
 		// The head is well framed: report it whole so the caller may keep the
 		// connection, unless a body would have to be skipped first.
 		if req.ContentLength > 0 || req.Chunked {
@@ -469,6 +478,10 @@ func parseField(line []byte, req *Request, st *fieldState) error {
 			}
 			req.HasHost, req.Host = true, v
 		}
+	case 6:
+		if eqFold(name, "origin") {
+			setFirst(&req.Origin, v)
+		}
 	case 5:
 		if eqFold(name, "range") {
 			setFirst(&req.Range, v)
@@ -503,6 +516,14 @@ func parseField(line []byte, req *Request, st *fieldState) error {
 				return ErrBadContentLength
 			}
 			req.HasContentLength, req.ContentLength = true, n
+		}
+	case 15:
+		if eqFold(name, "accept-encoding") {
+			setFirst(&req.AcceptEncoding, v)
+		}
+	case 30:
+		if eqFold(name, "access-control-request-headers") {
+			setFirst(&req.AccessControlRequestHeaders, v)
 		}
 	case 17:
 		if eqFold(name, "if-modified-since") {
