@@ -109,7 +109,12 @@ func TestIOWQMaxWorkers(t *testing.T) {
 		t.Skipf("no SPLICE on this kernel: %s", logs)
 	}
 	if !strings.Contains(logs, "io-wq workers: no cap") {
-		uncapped, _ := peak(t, m, 0)
+		// Uncapped, the workers pile up as the kernel sees fit: on a loaded machine a try
+		// can stay at 2, so up to three tries look for the pile-up the cap is to bound.
+		uncapped := 0
+		for try := 0; try < 3 && uncapped <= 2*limit; try++ {
+			uncapped, _ = peak(t, m, 0)
+		}
 		t.Logf("io-wq workers at peak with %d stalled clients: %d uncapped, %d capped at %d", clients, uncapped, capped, limit)
 		if capped > 2*limit {
 			t.Errorf("capped at %d of each kind, the loop's io-wq had %d workers", limit, capped)
