@@ -13,9 +13,9 @@ import (
 )
 
 // TestBrowserPrecompressed loads a page in headless Chromium whose script and style are served
-// as brotli siblings, in each engine, and checks the DOM the browser rendered: the script that
-// ran is the one in app.js.br (the plain app.js says otherwise), and the style applied is the
-// one in style.css.br. Skipped where Chromium is not installed (.ci/run installs it) and in
+// as brotli siblings, in each engine, at / and at a route the fallback answers, and checks
+// the DOM the browser rendered: the script that ran is the one in app.js.br (the plain
+// app.js says otherwise), and the style applied is the one in style.css.br. Skipped where Chromium is not installed (.ci/run installs it) and in
 // -short runs (the race detector's).
 func TestBrowserPrecompressed(t *testing.T) {
 	if testing.Short() {
@@ -42,6 +42,8 @@ func TestBrowserPrecompressed(t *testing.T) {
 	brotliFile("app.js", `document.getElementById('out').textContent =
   'brotli script at ' + location.pathname + ', color ' + getComputedStyle(document.getElementById('out')).color;`)
 	brotliFile("style.css", `#out { color: rgb(1, 2, 3) }`)
+	freshSiblings(t, filepath.Join(root, "app.js"), ".br")
+	freshSiblings(t, filepath.Join(root, "style.css"), ".br")
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
 		// This machine has no network: the browser's own connections to the world only fail.
@@ -57,12 +59,15 @@ func TestBrowserPrecompressed(t *testing.T) {
 	}
 	for _, m := range []mode{modes()[0], modes()[3], modes()[5]} { // uring, threadpool, std
 		t.Run(m.name, func(t *testing.T) {
-			rs := start(t, m, root, func(c *Config) { c.Precompressed = []string{"br", "gzip"} })
+			rs := start(t, m, root, func(c *Config) {
+				c.Precompressed = []string{"br", "gzip"}
+				c.Fallback = "/index.html" // a single-page app: its routes are the shell
+			})
 			ctx, cancel := chromedp.NewContext(bctx) // a tab
 			defer cancel()
 			ctx, cancel = context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
-			for _, page := range []string{"/"} {
+			for _, page := range []string{"/", "/settings/profile"} {
 				if err := chromedp.Do(ctx, chromedp.Navigate(rs.url+page)); err != nil {
 					t.Fatalf("navigate %s: %v", page, err)
 				}

@@ -55,6 +55,11 @@ type conn struct {
 	sib      int8
 	sibServe bool
 	mainLen  int
+	// special says the lookup is of a fallback or error page (for errStatus); fellBack
+	// that the fallback was tried for this request.
+	special   special
+	errStatus int
+	fellBack  bool
 
 	in    []byte // received, not yet consumed input
 	inOff int
@@ -120,6 +125,7 @@ func (c *conn) open(fd int) {
 	c.scan.Reset()
 	c.inBody = false
 	c.sib = -1
+	c.special = specialNone
 	c.openFd = -1
 	c.readsPending, c.poolBusy = 0, 0
 	c.remoteN = 0

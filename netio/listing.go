@@ -34,9 +34,10 @@ type listQueue struct {
 }
 
 type listJob struct {
-	l   *loop
-	j   poolJob
-	dir string
+	l    *loop
+	j    poolJob
+	dir  string
+	info bool // a JSON listing: sizes and times too
 }
 
 // listDir lists a directory that has no index.html. Reading a directory has no io_uring
@@ -50,7 +51,8 @@ func (l *loop) listDir(c *conn) {
 	c.poolBusy++
 	q := &l.s.lists
 	q.mu.Lock()
-	q.jobs = append(q.jobs, listJob{l: l, j: poolJob{kind: poolList, c: c, gen: c.gen}, dir: dir})
+	info := http1.WantsJSON(c.req.Accept, c.req.RawQuery)
+	q.jobs = append(q.jobs, listJob{l: l, j: poolJob{kind: poolList, c: c, gen: c.gen}, dir: dir, info: info})
 	start := q.running < listWorkers
 	if start {
 		q.running++
@@ -76,7 +78,7 @@ func (s *Server) listWorker() {
 		q.jobs[0] = listJob{}
 		q.jobs = q.jobs[1:]
 		q.mu.Unlock()
-		job.j.entries, job.j.errno = readDirCut(s, job.dir)
+		job.j.entries, job.j.errno = readDirCut(s, job.dir, job.info)
 		if !s.loopFailed(job.l) { // a failed loop's connections are already closed
 			job.l.post(job.j)
 		}
@@ -92,7 +94,8 @@ func (s *Server) loopFailed(l *loop) bool {
 // readDirCut reads at most MaxListingEntries+1 entries of dir, sorted by name: more than
 // MaxListingEntries says the directory has more, and the listing is cut. The cut keeps the
 // work bounded: a directory of millions of entries is not read to the end for one page.
-func readDirCut(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
+// With info, each entry's size and time are read too (an lstat each: for JSON listings).
+func readDirCut(s *Server, dir string, info bool) ([]http1.DirEntry, syscall.Errno) {
 	f, err := openDirBeneath(s, dir)
 	if err != nil {
 		return nil, errnoOf(err)
@@ -105,6 +108,14 @@ func readDirCut(s *Server, dir string) ([]http1.DirEntry, syscall.Errno) {
 	entries := make([]http1.DirEntry, len(des))
 	for i, de := range des {
 		entries[i] = http1.DirEntry{Name: de.Name(), IsDir: de.IsDir()}
+		if info {
+			// Relative to the directory's fd (DirEntry.Info would resolve its name from
+			// the working directory); gone since it was read: no size, no time.
+			var st unix.Stat_t
+			if unix.Fstatat(int(f.Fd()), de.Name(), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				entries[i].Size, entries[i].ModTime = st.Size, time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
+			}
+		}
 	}
 	slices.SortFunc(entries, func(a, b http1.DirEntry) int { return strings.Compare(a.Name, b.Name) })
 	return entries, 0
@@ -140,31 +151,43 @@ func (l *loop) onListing(c *conn, entries []http1.DirEntry, errno syscall.Errno)
 	l.startReply(c)
 }
 
-// planDirListing answers a directory without index.html with an HTML listing of at most
-// limit of entries; when entries holds more (readDirCut), the listing ends with a line
-// saying it was cut.
+// planDirListing answers a directory without index.html with a listing of at most limit
+// entries, HTML or, when the client asks for it (http1.WantsJSON), JSON; when entries
+// holds more (readDirCut), the HTML listing ends with a line saying it was cut and the
+// JSON one says "truncated": true.
 func (p *planner) planDirListing(r *reply, now time.Time, req *http1.Request, entries []http1.DirEntry, limit int) {
 	r.reset()
 	cut := len(entries) > limit
 	if cut {
 		entries = entries[:limit]
 	}
-	body := http1.AppendDirListing(nil, entries)
-	if cut {
-		body = append(body, "<p>listing cut at "...)
-		body = strconv.AppendInt(body, int64(limit), 10)
-		body = append(body, " entries: the directory has more</p>\n"...)
+	var body []byte
+	ctype := http1.DirListingContentType
+	if http1.WantsJSON(req.Accept, req.RawQuery) {
+		body = http1.AppendDirListingJSON(nil, entries, cut)
+		ctype = http1.DirListingJSONContentType
+	} else {
+		body = http1.AppendDirListing(nil, entries)
+		if cut {
+			body = append(body, "<p>listing cut at "...)
+			body = strconv.AppendInt(body, int64(limit), 10)
+			body = append(body, " entries: the directory has more</p>\n"...)
+		}
+	}
+	vary := "Accept" // HTML or JSON
+	if p.corsVary {
+		vary = "Accept, Origin"
 	}
 	resp := http1.Response{
 		Status:         200,
 		Date:           p.dates.Get(now),
-		ContentType:    http1.DirListingContentType,
+		ContentType:    ctype,
 		ContentLength:  int64(len(body)),
 		Close:          !req.KeepAlive,
 		KeepAliveReply: req.KeepAlive && req.Version == http1.Version10,
 		Head:           req.Method == http1.MethodHEAD,
 		Extra:          p.cors,
-		Vary:           p.vary(false),
+		Vary:           vary,
 	}
 	r.buf = http1.AppendResponseHeader(r.buf, &resp)
 	if !resp.Head {

@@ -89,8 +89,10 @@ type loop struct {
 	wakeArm    bool
 	pipes      []pipePair // empty splice pipes of finished replies, for the next (--large-files splice)
 	injectN    uint64     // OPENAT2/STATX prepared, for ringTuning.cancelEvery
-	outPool    sync.Pool  // outBufSize send buffers
-	smallPool  sync.Pool  // outSmallSize send buffers
+	// specialLogged is when a missing fallback or error page was last logged.
+	specialLogged time.Time
+	outPool       sync.Pool // outBufSize send buffers
+	smallPool     sync.Pool // outSmallSize send buffers
 }
 
 func newLoop(s *Server, id int, lns []loopListener) (*loop, error) {
@@ -836,6 +838,7 @@ func (l *loop) serveInput(c *conn) {
 
 // serve answers a parsed GET or HEAD: find the file (cache, else open+statx in the ring).
 func (l *loop) serve(c *conn) {
+	c.fellBack = false
 	if c.req.Method == http1.MethodOPTIONS { // parsed only with CORS on: a preflight
 		l.plan.planPreflight(&c.rep, l.now, &c.req)
 		l.startReply(c)
@@ -1065,7 +1068,11 @@ func (l *loop) haveFile(c *conn, e *fileEntry) {
 // answer acts on resolve's verdict for c's lookup; e is the file found, if any.
 func (l *loop) answer(c *conn, lk lookup, e *fileEntry) {
 	if c.sib >= 0 {
-		l.siblingFound(c, e)
+		l.siblingFound(c, e, lk.errno)
+		return
+	}
+	if c.special != specialNone {
+		l.specialFound(c, lk, e)
 		return
 	}
 	req := &c.req
@@ -1086,8 +1093,14 @@ func (l *loop) answer(c *conn, lk lookup, e *fileEntry) {
 		if lk.errno != syscall.ENOENT {
 			l.s.cfg.Logf("loop %d: open %s: %v", l.id, c.key, lk.errno)
 		}
+		if l.trySpecial(c, statusForOpenError(lk.errno), lk.errno) {
+			return
+		}
 		l.plan.planError(&c.rep, l.now, errorReply{Status: statusForOpenError(lk.errno), Head: head, Close: !req.KeepAlive})
 	case vForbidden:
+		if l.trySpecial(c, 403, 0) {
+			return
+		}
 		l.plan.planError(&c.rep, l.now, errorReply{Status: 403, Head: head, Close: !req.KeepAlive})
 	case vAddSlash:
 		c.scr = append(http1.AppendEscapedPath(c.scr[:0], req.Path), '/')

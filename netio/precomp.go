@@ -1,6 +1,10 @@
 package netio
 
-import "github.com/uringd/uringd/netio/internal/http1"
+import (
+	"syscall"
+
+	"github.com/uringd/uringd/netio/internal/http1"
+)
 
 // Precompressed siblings in the uring engine (both file IO modes). A sibling is looked up
 // like any path, through lookup: the open-file cache, the open waiters, a full SQ's
@@ -37,12 +41,17 @@ func (l *loop) lookSibling(c *conn) {
 	l.lookup(c)
 }
 
-// siblingFound acts on the lookup of c's sibling: s is what was found (nil if nothing).
-// A sibling counts when it is a regular file at least as new as the original (an older one
-// is stale: the original changed after it was compressed).
-func (l *loop) siblingFound(c *conn, s *fileEntry) {
+// siblingFound acts on the lookup of c's sibling: s is what was found (nil if nothing, for
+// errno). A sibling counts when it is a regular file at least as new as the original (an
+// older one is stale: the original changed after it was compressed). One that cannot be
+// opened for another reason than its absence (a symlink out of the root, EXDEV; no
+// permission) counts as absent until the original's cache entry goes, and is said.
+func (l *loop) siblingFound(c *conn, s *fileEntry, errno syscall.Errno) {
 	orig := c.file
 	i := c.sib
+	if s == nil && !missing(errno) {
+		l.s.cfg.Logf("loop %d: open %s (precompressed sibling, not served): %v", l.id, c.key, errno)
+	}
 	ok := s != nil && !s.meta.isDir && !s.meta.modtime.Before(orig.meta.modtime)
 	c.sib = -1
 	c.key = c.key[:c.mainLen]
@@ -84,6 +93,9 @@ func (l *loop) siblingFound(c *conn, s *fileEntry) {
 	l.plan.planFile(&c.rep, l.now, &c.req, &s.meta, &v)
 	l.startReply(c)
 }
+
+// missing reports whether errno, an open's, says the path does not exist.
+func missing(errno syscall.Errno) bool { return errno == syscall.ENOENT || errno == syscall.ENOTDIR }
 
 // planPlain plans c.file, pinned, as it is.
 func (l *loop) planPlain(c *conn) {

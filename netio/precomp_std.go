@@ -64,19 +64,29 @@ func (ss *stdServer) pathInfo(name string, m *fileMeta, now time.Time) stdPath {
 	return pi
 }
 
-// openSibling opens name's sibling in coding s.pre[i], if it is a regular file.
+// openSibling opens name's sibling in coding s.pre[i], if it is a regular file; one that
+// cannot be opened for another reason than its absence is said, as the uring loop does.
 func (ss *stdServer) openSibling(name string, i int) (*fileio.File, fileMeta) {
 	sib := name + ss.s.pre[i].Ext()
-	f, err := ss.s.fileEng.Open(context.Background(), ss.s.fileDir, sib, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	f, m, errno := ss.openRegular(sib)
+	if f == nil && !missing(errno) && errno != syscall.EISDIR {
+		ss.s.cfg.Logf("std: open /%s (precompressed sibling, not served): %v", sib, errno)
+	}
+	return f, m
+}
+
+// openRegular opens name beneath the root if it is a regular file.
+func (ss *stdServer) openRegular(name string) (*fileio.File, fileMeta, syscall.Errno) {
+	f, err := ss.s.fileEng.Open(context.Background(), ss.s.fileDir, name, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
-		return nil, fileMeta{}
+		return nil, fileMeta{}, errnoOf(err)
 	}
 	st := f.Info()
 	if !st.Mode.IsRegular() {
 		f.Close()
-		return nil, fileMeta{}
+		return nil, fileMeta{}, syscall.EISDIR
 	}
-	return f, newMeta(st.Size, st.ModTime, false, []byte(sib))
+	return f, newMeta(st.Size, st.ModTime, false, []byte(name)), 0
 }
 
 // planFile plans the regular file f at name (stat m): its precompressed sibling if one
@@ -97,4 +107,38 @@ func (ss *stdServer) planFile(p *planner, rep *reply, req *http1.Request, now ti
 	v := p.plainView(m, pi.hdrs, pi.sibs != 0)
 	p.planFile(rep, now, req, m, &v)
 	return f
+}
+
+// special plans the answer to status for req as the uring loop's trySpecial does: the
+// fallback file for a missing route, else the status's error page, else the plain answer.
+// It returns the file to send, if any.
+func (ss *stdServer) special(p *planner, rep *reply, req *http1.Request, now time.Time, status int, errno syscall.Errno) *fileio.File {
+	cfg := &ss.s.cfg
+	if status == 404 && cfg.Fallback != "" && missing(errno) && routeLike(req.Path) {
+		f, m, ferr := ss.openRegular(cfg.Fallback[1:])
+		if f != nil {
+			return ss.planFile(p, rep, req, now, cfg.Fallback[1:], f, &m)
+		}
+		ss.specialMissing("fallback "+cfg.Fallback, ferr)
+	}
+	if pg := cfg.ErrorPages[status]; pg != "" {
+		f, m, ferr := ss.openRegular(pg[1:])
+		if f != nil {
+			p.planPage(rep, now, req, &m, status)
+			return f
+		}
+		ss.specialMissing("error page", ferr)
+	}
+	p.planError(rep, now, errorReply{Status: status, Head: req.Method == http1.MethodHEAD, Close: !req.KeepAlive})
+	return nil
+}
+
+// specialMissing says, at most once a minute, that a configured page is missing.
+func (ss *stdServer) specialMissing(what string, errno syscall.Errno) {
+	now := time.Now().UnixNano()
+	last := ss.specialLogged.Load()
+	if last != 0 && now-last < int64(time.Minute) || !ss.specialLogged.CompareAndSwap(last, now) {
+		return
+	}
+	ss.s.cfg.Logf("std: %s: %v (the plain answer is sent; said at most once a minute)", what, errno)
 }

@@ -42,7 +42,9 @@ func precompRoot(t *testing.T) (root string, js, br, gz, zst []byte) {
 	write(t, filepath.Join(root, "old.css"), []byte("body{}\n"))
 	write(t, filepath.Join(root, "old.css.gz"), gz)
 	past := time.Now().Add(-time.Hour)
-	os.Chtimes(filepath.Join(root, "old.css.gz"), past, past)
+	if err := os.Chtimes(filepath.Join(root, "old.css.gz"), past, past); err != nil {
+		t.Fatal(err)
+	}
 
 	// A sibling that leads out of the root is refused, as any such path is.
 	write(t, filepath.Join(root, "link.js"), js)
@@ -51,7 +53,25 @@ func precompRoot(t *testing.T) (root string, js, br, gz, zst []byte) {
 	os.Symlink(outside, filepath.Join(root, "link.js.br"))
 
 	write(t, filepath.Join(root, "plain.txt"), []byte("plain\n"))
+	freshSiblings(t, filepath.Join(root, "app.js"), ".br", ".zst", ".gz")
+	freshSiblings(t, filepath.Join(root, "dir", "index.html"), ".br")
 	return root, js, br, gz, zst
+}
+
+// freshSiblings makes file an hour older than its siblings (file+ext), by the clock rather
+// than by the order of the writes: a stepped wall clock (a VM's) can make a later write look
+// older, which would make the sibling stale.
+func freshSiblings(t *testing.T, file string, exts ...string) {
+	t.Helper()
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(file, old, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range exts {
+		if err := os.Chtimes(file+ext, old.Add(time.Hour), old.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestPrecompressed(t *testing.T) {
@@ -128,6 +148,12 @@ func TestPrecompressed(t *testing.T) {
 					t.Errorf("%s: %d Content-Encoding %q Vary %q", p, resp.StatusCode, resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
 				}
 			}
+		}
+		// The escaping sibling is said (once per cache entry, so once or, without a cache,
+		// per probe); the absent ones are not.
+		logs := rs.logText()
+		if !strings.Contains(logs, "/link.js.br (precompressed sibling, not served)") || strings.Contains(logs, "plain.txt") {
+			t.Errorf("log: want the refused /link.js.br said, nothing of absent siblings:\n%s", logs)
 		}
 	})
 }
@@ -233,8 +259,8 @@ func fdsUnder(t *testing.T, dir string) int {
 	return n
 }
 
-// TestPlanPrecompressedAllocs: choosing a sibling and planning its reply allocate nothing
-// once the planner's scratch has grown.
+// TestPlanPrecompressedAllocs: choosing a sibling and planning its reply, and planning an
+// error page, allocate nothing once the planner's scratch has grown.
 func TestPlanPrecompressedAllocs(t *testing.T) {
 	var p planner
 	p.setCORS("https://app.example")
@@ -252,6 +278,10 @@ func TestPlanPrecompressedAllocs(t *testing.T) {
 		p.planFile(&r, now, &req, &sib, &v)
 		v = p.plainView(&orig, hdrs, true)
 		p.planFile(&r, now, &req, &orig, &v)
+		if routeLike(req.Path) { // a fallback's test, then an error page's reply
+			t.Error("/app.js taken for a route")
+		}
+		p.planPage(&r, now, &req, &orig, 404)
 	})
 	if n != 0 {
 		t.Fatalf("%v allocations per planned reply", n)

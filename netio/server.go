@@ -108,6 +108,15 @@ type Config struct {
 	// without any cost no syscall per request. Empty: none (files are never compressed on
 	// the fly: that would be CPU in the loop).
 	Precompressed []string
+	// Fallback, when set (a path in the root such as "/index.html"), answers with that file
+	// and 200 a GET or HEAD for a missing path whose last segment has no '.' (a route of a
+	// single-page app, not a missing asset), in place of 404.
+	Fallback string
+	// ErrorPages maps an error status to a file in the root whose contents answer it, with
+	// that status: 404 (missing), 403 (refused) and 500 (a failed open) arise from lookups.
+	// A page that is itself missing gives the plain answer, and a log line.
+	ErrorPages map[int]string
+
 	// Headers adds header fields to file responses by path (HeaderRule).
 	Headers []HeaderRule
 	// CORS, when set ("*" or one origin such as "https://example.com"), is sent as
@@ -320,6 +329,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	rules, err := newHeaderRules(cfg.Headers, cfg.CORS)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSpecialPages(cfg.Fallback, cfg.ErrorPages); err != nil {
 		return nil, err
 	}
 	st, err := os.Stat(cfg.Root)

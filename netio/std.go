@@ -30,7 +30,8 @@ type stdServer struct {
 	conns map[*stdConn]struct{}
 	wg    sync.WaitGroup
 
-	paths stdPaths // precompressed siblings and header lines by path
+	paths         stdPaths     // precompressed siblings and header lines by path
+	specialLogged atomic.Int64 // unix nanos: a missing fallback or error page was last logged
 
 	// headExamined counts the bytes the request parser examined, for tests: a head that
 	// arrives one byte per segment must cost O(n), not O(n²).
@@ -377,7 +378,7 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 			if name == http1.IndexFile {
 				dir = "."
 			}
-			entries, errno := readDirCut(ss.s, dir)
+			entries, errno := readDirCut(ss.s, dir, http1.WantsJSON(req.Accept, req.RawQuery))
 			if errno != 0 {
 				p.planError(rep, now, errorReply{Status: statusForOpenError(errno), Head: head, Close: !req.KeepAlive})
 			} else {
@@ -391,9 +392,9 @@ func (ss *stdServer) resolve(p *planner, rep *reply, req *http1.Request, now tim
 			}
 			continue
 		case vOpenFailed:
-			p.planError(rep, now, errorReply{Status: statusForOpenError(lk.errno), Head: head, Close: !req.KeepAlive})
+			return ss.special(p, rep, req, now, statusForOpenError(lk.errno), lk.errno)
 		case vForbidden:
-			p.planError(rep, now, errorReply{Status: 403, Head: head, Close: !req.KeepAlive})
+			return ss.special(p, rep, req, now, 403, 0)
 		case vAddSlash:
 			p.planRedirect(rep, now, req, append(http1.AppendEscapedPath(nil, req.Path), '/'))
 		case vDropSlash:

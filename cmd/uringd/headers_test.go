@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServeHeaderFlags runs the real binary with --precompressed, --header, --cache-control
@@ -18,13 +19,18 @@ func TestServeHeaderFlags(t *testing.T) {
 		t.Skip("curl not installed")
 	}
 	root := t.TempDir()
-	for name, body := range map[string]string{"assets/app.js": "console.log(1)\n", "assets/app.js.br": "BROTLI", "font.woff2": "w"} {
-		os.MkdirAll(filepath.Join(root, filepath.Dir(name)), 0o755)
-		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
+	for _, f := range [][2]string{{"assets/app.js", "console.log(1)\n"}, {"assets/app.js.br", "BROTLI"}, {"font.woff2", "w"}} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(f[0])), 0o755)
+		if err := os.WriteFile(filepath.Join(root, f[0]), []byte(f[1]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, base := serveChild(t, "--root", root, "--precompressed", "br,gzip",
+	// The sibling newer than its file by the clock, not by the order of the writes: a
+	// stepped wall clock (a VM's) can make a later write look older, which is stale.
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(filepath.Join(root, "assets/app.js"), past, past)
+	os.Chtimes(filepath.Join(root, "assets/app.js.br"), past.Add(time.Hour), past.Add(time.Hour))
+	_, base := serveChild(t, "--root", root, "--precompressed", "br,gzip", "--fallback", "/assets/app.js", "--error-page", "404=/font.woff2",
 		"--header", "*.woff2: X-Font: woff2, cached",
 		"--cache-control", "/assets/*=public, max-age=31536000, immutable",
 		"--cors", "*")
@@ -51,6 +57,12 @@ func TestServeHeaderFlags(t *testing.T) {
 	if head, _ = run("-H", "Accept-Encoding: br", base+"/font.woff2"); !strings.Contains(head, "X-Font: woff2, cached\n") {
 		t.Errorf("--header rule missing:\n%s", head)
 	}
+	if head, body = run(base + "/some/route"); !strings.HasPrefix(head, "HTTP/1.1 200") || body != "console.log(1)\n" {
+		t.Errorf("--fallback:\n%s%q", head, body)
+	}
+	if head, body = run(base + "/missing.png"); !strings.HasPrefix(head, "HTTP/1.1 404") || body != "w" {
+		t.Errorf("--error-page:\n%s%q", head, body)
+	}
 	head, _ = run("-X", "OPTIONS", "-H", "Origin: https://a.example", "-H", "Access-Control-Request-Method: GET", base+"/assets/app.js")
 	if !strings.HasPrefix(head, "HTTP/1.1 204") || !strings.Contains(head, "Access-Control-Allow-Methods: GET, HEAD\n") {
 		t.Errorf("preflight:\n%s", head)
@@ -61,7 +73,8 @@ func TestServeHeaderFlags(t *testing.T) {
 func TestServeRefusesBadHeaderFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--header", "/a/*: X-A"}, {"--header", "/a: Content-Length: 1"}, {"--cache-control", "/a/*"},
-		{"--precompressed", "br,deflate"}, {"--cors", "example.com"},
+		{"--precompressed", "br,deflate"}, {"--cors", "example.com"}, {"--fallback", "index.html"},
+		{"--error-page", "404"}, {"--error-page", "302=/a.html"},
 	} {
 		cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--root", t.TempDir()}, args...)...)
 		cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")

@@ -48,6 +48,8 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "header", Usage: "add a header to file responses whose path matches: 'PATTERN: Name: value' (PATTERN: /assets/* or *.woff2; repeatable, later rules win)"},
 			&cli.StringSliceFlag{Name: "cache-control", Usage: "Cache-Control for file responses whose path matches: 'PATTERN=VALUE' (repeatable; applied after --header rules)"},
 			&cli.StringFlag{Name: "cors", Usage: "send Access-Control-Allow-Origin: ORIGIN (or *) on every response and answer OPTIONS preflights"},
+			&cli.StringFlag{Name: "fallback", Usage: "answer a missing path whose last segment has no '.' (a single-page app's route) with this file and 200, e.g. /index.html"},
+			&cli.StringSliceFlag{Name: "error-page", Usage: "answer an error status with a file's contents: 'STATUS=/path', e.g. 404=/404.html (repeatable)"},
 			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH (written by the io_uring logger; SIGHUP reopens it for logrotate), - (stdout) or off"},
 			&cli.StringFlag{Name: "log-format", Value: "combined", Usage: "access log format: combined or json"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
@@ -165,7 +167,8 @@ func checkServeFlags(c *cli.Context) error {
 	return nil
 }
 
-// headerFlags reads --precompressed, --header, --cache-control and --cors into cfg.
+// headerFlags reads --precompressed, --header, --cache-control, --cors, --fallback and
+// --error-page into cfg.
 func headerFlags(c *cli.Context, cfg *netio.Config) error {
 	if p := c.String("precompressed"); p != "" {
 		for _, e := range strings.Split(p, ",") {
@@ -187,6 +190,20 @@ func headerFlags(c *cli.Context, cfg *netio.Config) error {
 		cfg.Headers = append(cfg.Headers, r)
 	}
 	cfg.CORS = c.String("cors")
+	cfg.Fallback = c.String("fallback")
+	for _, e := range c.StringSlice("error-page") {
+		code, p, err := netio.ParseErrorPage(e)
+		if err != nil {
+			return fmt.Errorf("--error-page: %w", err)
+		}
+		if cfg.ErrorPages == nil {
+			cfg.ErrorPages = map[int]string{}
+		}
+		if _, dup := cfg.ErrorPages[code]; dup {
+			return fmt.Errorf("--error-page: %d given twice", code)
+		}
+		cfg.ErrorPages[code] = p
+	}
 	return nil
 }
 

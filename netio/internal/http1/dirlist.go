@@ -1,8 +1,11 @@
 package http1
 
 import (
+	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // IndexFile is served for a directory that contains it (the server tries Path +
@@ -19,6 +22,9 @@ const DirListingContentType = "text/html; charset=utf-8"
 type DirEntry struct {
 	Name  string
 	IsDir bool
+	// Size and ModTime (of the entry itself: a symlink's own) are read for JSON listings.
+	Size    int64
+	ModTime time.Time
 }
 
 // AppendDirListing appends an HTML directory listing in net/http's dirList format:
@@ -69,4 +75,89 @@ func appendHTMLEscaped(dst []byte, s string) []byte {
 		}
 	}
 	return dst
+}
+
+// DirListingJSONContentType is the Content-Type of AppendDirListingJSON output.
+const DirListingJSONContentType = "application/json"
+
+// WantsJSON reports whether a directory listing should be JSON: when the query has
+// format=json, or the Accept value names application/json with a weight above zero and
+// at least that of text/html (named, or through text/* or */*). A browser's "text/html,
+// ..., */*;q=0.8" keeps HTML; "application/json, */*" gets JSON. A malformed Accept keeps
+// HTML.
+func WantsJSON(accept, rawQuery []byte) bool {
+	for q := rawQuery; len(q) > 0; {
+		var kv []byte
+		kv, q = cutByte(q, '&')
+		if string(kv) == "format=json" {
+			return true
+		}
+	}
+	// text/html's weight comes from its most specific range: text/html, text/*, then */*.
+	qJSON, qHTML, qText, qAny := -1, -1, -1, -1
+	for a := accept; len(a) > 0; {
+		var elem []byte
+		elem, a = cutByte(a, ',')
+		elem = trimOWS(elem)
+		if len(elem) == 0 {
+			continue
+		}
+		typ, params, _ := cutByteOK(elem, ';')
+		typ = trimOWS(typ)
+		qv := 1000
+		for len(params) > 0 {
+			var p []byte
+			p, params = cutByte(params, ';')
+			p = trimOWS(p)
+			if len(p) >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=' {
+				v, ok := parseQValue(p[2:])
+				if !ok {
+					return false
+				}
+				qv = v
+			}
+		}
+		switch {
+		case eqFold(typ, "application/json"):
+			qJSON = qv
+		case eqFold(typ, "text/html"):
+			qHTML = qv
+		case eqFold(typ, "text/*"):
+			qText = qv
+		case string(typ) == "*/*":
+			qAny = qv
+		}
+	}
+	if qHTML < 0 {
+		qHTML = qText
+	}
+	if qHTML < 0 {
+		qHTML = qAny
+	}
+	return qJSON > 0 && qJSON >= qHTML
+}
+
+// AppendDirListingJSON appends a JSON listing: {"entries":[{"name","size","mtime","is_dir"}],
+// "truncated":bool}, mtime in RFC 3339 (UTC), names escaped as encoding/json does (invalid
+// UTF-8 becomes U+FFFD). truncated says the directory has more entries than shown.
+func AppendDirListingJSON(dst []byte, entries []DirEntry, truncated bool) []byte {
+	dst = append(dst, `{"entries":[`...)
+	for i, e := range entries {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"name":`...)
+		name, _ := json.Marshal(e.Name) // a string always marshals
+		dst = append(dst, name...)
+		dst = append(dst, `,"size":`...)
+		dst = strconv.AppendInt(dst, e.Size, 10)
+		dst = append(dst, `,"mtime":"`...)
+		dst = e.ModTime.UTC().AppendFormat(dst, time.RFC3339)
+		dst = append(dst, `","is_dir":`...)
+		dst = strconv.AppendBool(dst, e.IsDir)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"truncated":`...)
+	dst = strconv.AppendBool(dst, truncated)
+	return append(dst, "}\n"...)
 }

@@ -64,3 +64,30 @@ func TestResponseEncodingFields(t *testing.T) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }
+
+func TestWantsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		accept, query string
+		want          bool
+	}{
+		{"", "", false},
+		{"", "format=json", true},
+		{"", "a=1&format=json", true},
+		{"", "format=jsonx", false},
+		{"application/json", "", true},
+		{"Application/JSON", "", true},
+		{"application/json, text/plain, */*", "", true},
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "", false},
+		{"*/*", "", false},
+		{"application/json;q=0", "", false},
+		{"application/json;q=0.5, text/html", "", false},
+		{"application/json;q=0.5, text/*;q=0.4", "", true},
+		{"application/json;q=0.5, */*;q=0.6", "", false},
+		{"application/json;q=x", "", false},
+		{"text/html", "format=json", true},
+	} {
+		if got := WantsJSON([]byte(tc.accept), []byte(tc.query)); got != tc.want {
+			t.Errorf("WantsJSON(%q, %q) = %v, want %v", tc.accept, tc.query, got, tc.want)
+		}
+	}
+}

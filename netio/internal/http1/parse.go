@@ -189,6 +189,8 @@ type Request struct {
 	UserAgent []byte // for access logs
 	Referer   []byte // for access logs
 
+	// Accept is the first Accept field (WantsJSON reads it).
+	Accept []byte
 	// AcceptEncoding is the first Accept-Encoding field (PreferEncoding reads it); Origin
 	// and AccessControlRequestHeaders are for CORS answers.
 	AcceptEncoding              []byte
@@ -481,6 +483,8 @@ func parseField(line []byte, req *Request, st *fieldState) error {
 	case 6:
 		if eqFold(name, "origin") {
 			setFirst(&req.Origin, v)
+		} else if eqFold(name, "accept") {
+			setFirst(&req.Accept, v)
 		}
 	case 5:
 		if eqFold(name, "range") {
