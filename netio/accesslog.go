@@ -147,6 +147,14 @@ func (a *WriterLog) fail(err error) {
 	}
 }
 
+// Lost returns the entries lost so far and whether writing failed (after the first write
+// error nothing more is written).
+func (a *WriterLog) Lost() (lost uint64, failed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lost, a.errSeen != nil
+}
+
 // Flush writes out what is buffered and returns the first write error seen.
 func (a *WriterLog) Flush() error {
 	a.mu.Lock()

@@ -1,5 +1,6 @@
 // Package netio owns the uringd HTTP/1.1 static file server: event loops that each own an
-// io_uring ring, connections, limits and shutdown. File IO goes through package fileio or the
+// io_uring ring, connections, limits and shutdown, and the server's counts (Server.Stats,
+// exported to Prometheus by NewCollector). File IO goes through package fileio or the
 // loop's own ring (large cached files by sendfile(2) from the loop: Config.LargeFiles says
 // why); HTTP semantics live in pure functions that know nothing of io_uring.
 //

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/uringd/uringd/netio"
 )
 
@@ -80,4 +82,36 @@ func ExampleServer_Listeners() {
 	// listening on unix
 	// 200 OK hello over a unix socket
 	// socket file removed: true
+}
+
+// Count what the server did, and export it to Prometheus.
+func ExampleServer_Stats() {
+	dir, _ := os.MkdirTemp("", "netio-example")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644)
+
+	srv, err := netio.NewServer(netio.Config{Root: dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx) }()
+	for _, p := range []string{"/hello.txt", "/missing.txt"} {
+		resp, err := http.Get("http://" + srv.Addr().String() + p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	stop()
+	<-done // after Serve, Stats has the loops' final counts at once
+
+	st := srv.Stats(context.Background())
+	fmt.Println("2xx GET:", st.Responses[1][0], "4xx GET:", st.Responses[3][0])
+	// Register the same counts with a registry served by promhttp at /metrics:
+	prometheus.NewRegistry().MustRegister(netio.NewCollector(srv, netio.CollectorOptions{}))
+	// Output:
+	// 2xx GET: 1 4xx GET: 1
 }

@@ -128,7 +128,7 @@ func (l *loop) sendfile(c *conn, fd int, p *piece) bool {
 		if w > 0 {
 			c.pieceDone += int64(w)
 			turn += int64(w)
-			l.wrote(c)
+			l.wrote(c, int64(w))
 			l.s.large[largeSendfile].Add(int64(w))
 		}
 		switch {
@@ -369,7 +369,7 @@ func (l *loop) onSpliceOut(c *conn, res int32) {
 		return
 	}
 	c.spliceLeft -= int(res)
-	l.wrote(c)
+	l.wrote(c, int64(res))
 	if c.spliceLeft > 0 {
 		l.spliceOut(c) // the rest of what is in the pipe
 		return

@@ -93,6 +93,9 @@ type loop struct {
 	specialLogged time.Time
 	outPool       sync.Pool // outBufSize send buffers
 	smallPool     sync.Pool // outSmallSize send buffers
+
+	counts   loopCounters // this loop's counts, for Server.Stats (stats.go)
+	statsBox statsBox
 }
 
 func newLoop(s *Server, id int, lns []loopListener) (*loop, error) {
@@ -246,6 +249,7 @@ func (l *loop) closeWake() {
 func (l *loop) run() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	defer l.publishStats(true) // last: after close, so the counts are final
 	if err := l.setupRing(); err != nil {
 		l.closeWake()
 		return err
@@ -283,6 +287,9 @@ func (l *loop) run() error {
 			l.nextTick = l.now.Add(tick)
 			l.timeouts()
 			l.files.expire(l.now, l)
+		}
+		if l.statsBox.want.Load() {
+			l.publishStats(false)
 		}
 		if l.s.stopping.Load() && l.shutdownStep() {
 			return nil
@@ -537,6 +544,7 @@ func (l *loop) adopt(fd int, atStop, tcp bool) {
 		unix.Write(fd, overloaded)
 		unix.Shutdown(fd, unix.SHUT_WR)
 		unix.Close(fd)
+		l.counts.refused++
 		return
 	}
 	if tcp {
@@ -852,9 +860,11 @@ func (l *loop) serve(c *conn) {
 
 func (l *loop) lookup(c *conn) {
 	if e := l.files.get(c.key, l.now); e != nil {
+		l.counts.cacheHits++
 		l.haveFile(c, e)
 		return
 	}
+	l.counts.cacheMisses++
 	if l.files.max > 0 {
 		if ws, ok := l.opening[string(c.key)]; ok {
 			l.opening[string(c.key)] = append(ws, openWaiter{c, c.gen})
@@ -1122,7 +1132,11 @@ func (l *loop) answer(c *conn, lk lookup, e *fileEntry) {
 // wrote moves c's write deadline on after a write that made progress: WriteTimeout bounds
 // the time between two writes (as nginx's send_timeout does), not the whole response, so a
 // long download that keeps moving is never cut.
-func (l *loop) wrote(c *conn) { c.deadline = l.now.Add(l.s.cfg.WriteTimeout) }
+// wrote notes that n bytes of c's reply went to its socket.
+func (l *loop) wrote(c *conn, n int64) {
+	c.deadline = l.now.Add(l.s.cfg.WriteTimeout)
+	l.counts.bytesSent += uint64(n)
+}
 
 // startReply begins sending c.rep.
 func (l *loop) startReply(c *conn) {
@@ -1391,7 +1405,7 @@ func (l *loop) onSend(c *conn, res int32) {
 		return
 	}
 	c.outSent += int(res)
-	l.wrote(c)
+	l.wrote(c, int64(res))
 	if c.outSent < c.outLen {
 		l.send(c) // a partial send: the rest of the chunk
 		return
@@ -1411,6 +1425,7 @@ func (l *loop) nextChunk(c *conn) {
 
 func (l *loop) finishReply(c *conn) {
 	l.s.requests.Add(1)
+	l.countResponse(c)
 	if al := l.s.cfg.AccessLog; al != nil {
 		l.logAccess(c)
 	}

@@ -286,6 +286,9 @@ type Server struct {
 	failedMu sync.Mutex
 	failed   []*loop // loops that failed: kept reachable, see keepFailed
 
+	statsMu    sync.Mutex
+	statsLoops []*loop // Serve's loops, for Stats (they stay reachable for it after Serve)
+
 	fileEng fileio.Engine // --file-io threadpool and the std engine: the fileio engine and the root it opens beneath
 	fileDir *fileio.Dir
 }
@@ -663,6 +666,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		loops[i] = l
 	}
+	s.statsMu.Lock()
+	s.statsLoops = loops
+	s.statsMu.Unlock()
 	var stopOnce sync.Once
 	stop := func() {
 		stopOnce.Do(func() {

@@ -30,6 +30,7 @@ type stdServer struct {
 	conns map[*stdConn]struct{}
 	wg    sync.WaitGroup
 
+	counts        stdCounters  // for Server.Stats
 	paths         stdPaths     // precompressed siblings and header lines by path
 	specialLogged atomic.Int64 // unix nanos: a missing fallback or error page was last logged
 
@@ -149,6 +150,7 @@ func (ss *stdServer) accept(ln net.Listener) error {
 		if s.conns.Load() >= s.maxConns {
 			nc.Write(overloaded)
 			nc.Close()
+			ss.counts.refused.Add(1)
 			continue
 		}
 		c := &stdConn{nc: nc}
@@ -422,7 +424,9 @@ func (ss *stdServer) write(c *stdConn, rep *reply, file *fileio.File, req *http1
 	for _, pc := range rep.pieces {
 		c.nc.SetWriteDeadline(time.Now().Add(ss.s.cfg.WriteTimeout))
 		if !pc.file {
-			if _, err := c.nc.Write(rep.buf[pc.lo:pc.hi]); err != nil {
+			n, err := c.nc.Write(rep.buf[pc.lo:pc.hi])
+			ss.counts.bytesSent.Add(uint64(n))
+			if err != nil {
 				return false
 			}
 			continue
@@ -432,12 +436,15 @@ func (ss *stdServer) write(c *stdConn, rep *reply, file *fileio.File, req *http1
 		}
 		for left := pc.n; left > 0; left -= stdWriteChunk {
 			k := min(left, stdWriteChunk)
-			if n, err := io.CopyN(c.nc, f, k); err != nil || n != k {
+			n, err := io.CopyN(c.nc, f, k)
+			ss.counts.bytesSent.Add(uint64(n))
+			if err != nil || n != k {
 				return false
 			}
 			c.nc.SetWriteDeadline(time.Now().Add(ss.s.cfg.WriteTimeout))
 		}
 	}
+	ss.countResponse(req, rep.status)
 	if al := ss.s.cfg.AccessLog; al != nil {
 		al.Log(&AccessEntry{Time: start, Remote: remote, Method: req.MethodRaw, Target: req.Target,
 			Proto: protoName(req.Version), Status: rep.status, Bytes: rep.bodyBytes,

@@ -39,6 +39,10 @@ type Fault struct {
 
 // enter makes io_uring_enter through the ring's Faults, if it has any.
 func (r *Ring) sysEnter(toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSz uintptr) (int, syscall.Errno) {
+	r.stats.Enters++
+	if atomic.LoadUint32(r.sq.kflags)&sqCQOverflow != 0 {
+		r.stats.CQOverflows++
+	}
 	if f := r.faults; f != nil && f.Enter != nil {
 		ft := f.Enter(EnterCall{ToSubmit: toSubmit, MinComplete: minComplete, Flags: flags})
 		if ft.Errno != 0 {

@@ -84,6 +84,7 @@ type Ring struct {
 	timerDeadline   time.Time // the earliest deadline among them, roughly
 	internalErrs    int       // the ring's own operations that failed
 	lastInternalErr int32     // the last such failure's result
+	stats           Stats     // see Stats; CQDropped is read from the kernel, and kept at Close
 }
 
 type submissionQueue struct {
@@ -263,6 +264,7 @@ func (r *Ring) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.stats.CQDropped = atomic.LoadUint32(r.cq.koverflow)
 	r.unmap()
 	r.sq = submissionQueue{}
 	r.cq = completionQueue{}
@@ -314,6 +316,7 @@ func (r *Ring) Pending() uint32 { return r.sq.sqeTail - atomic.LoadUint32(r.sq.k
 func (r *Ring) flush() uint32 {
 	sq := &r.sq
 	if sq.sqeHead != sq.sqeTail {
+		r.stats.SQEs += uint64(sq.sqeTail - sq.sqeHead)
 		sq.sqeHead = sq.sqeTail
 		atomic.StoreUint32(sq.ktail, sq.sqeTail)
 	}

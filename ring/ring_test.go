@@ -718,7 +718,11 @@ func TestCQOverflowLosesNothing(t *testing.T) {
 		if r.Overflowed() != 0 {
 			t.Fatalf("kernel dropped %d completions", r.Overflowed())
 		}
-		t.Logf("%d completions through a %d-entry CQ, %d refused submissions", total, r.CQEntries(), busy)
+		// Every NOP went to the kernel; the CQ was found full at least once on the way.
+		if st := r.Stats(); st.SQEs != total || st.Enters == 0 || st.CQOverflows == 0 || st.CQDropped != 0 {
+			t.Fatalf("stats %+v: want %d SQEs, some enters, overflows seen, none dropped", st, total)
+		}
+		t.Logf("%d completions through a %d-entry CQ, %d refused submissions; %+v", total, r.CQEntries(), busy, r.Stats())
 	})
 }
 

@@ -75,6 +75,7 @@ func TestServeRefusesBadHeaderFlags(t *testing.T) {
 		{"--header", "/a/*: X-A"}, {"--header", "/a: Content-Length: 1"}, {"--cache-control", "/a/*"},
 		{"--precompressed", "br,deflate"}, {"--cors", "example.com"}, {"--fallback", "index.html"},
 		{"--error-page", "404"}, {"--error-page", "302=/a.html"},
+		{"--metrics", "unix:"}, {"--metrics", "256.0.0.1:1"},
 	} {
 		cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--root", t.TempDir()}, args...)...)
 		cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")

@@ -50,6 +50,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "cors", Usage: "send Access-Control-Allow-Origin: ORIGIN (or *) on every response and answer OPTIONS preflights"},
 			&cli.StringFlag{Name: "fallback", Usage: "answer a missing path whose last segment has no '.' (a single-page app's route) with this file and 200, e.g. /index.html"},
 			&cli.StringSliceFlag{Name: "error-page", Usage: "answer an error status with a file's contents: 'STATUS=/path', e.g. 404=/404.html (repeatable)"},
+			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics at http://`ADDR`/metrics (HOST:PORT, or unix:PATH), on a listener of its own: requests by status and method, bytes, connections, open-file cache, large-file paths, the rings' SQEs, enters and CQ overflows, io-wq workers, access log losses"},
 			&cli.StringFlag{Name: "access-log", Value: "off", Usage: "access log: PATH (written by the io_uring logger; SIGHUP reopens it for logrotate), - (stdout) or off"},
 			&cli.StringFlag{Name: "log-format", Value: "combined", Usage: "access log format: combined or json"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
@@ -117,6 +118,14 @@ func serveCommand() *cli.Command {
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
+			var mx *metrics
+			if a := c.String("metrics"); a != "" {
+				if mx, err = listenMetrics(a, srv, alog); err != nil {
+					srv.Close()
+					return err
+				}
+				defer mx.close()
+			}
 			// After binding, before any loop or ring starts (Serve starts them).
 			if as != nil {
 				if err := as.drop(); err != nil {
@@ -142,6 +151,10 @@ func serveCommand() *cli.Command {
 				}
 			}()
 			fmt.Fprintf(c.App.ErrWriter, "uringd: serving %s on %s with %s\n", cfg.Root, servingLine(srv), srv)
+			if mx != nil {
+				mx.serve()
+				fmt.Fprintf(c.App.ErrWriter, "uringd: metrics at %s\n", mx.url)
+			}
 			return srv.Serve(ctx)
 		},
 	}
@@ -226,7 +239,24 @@ func netioDefault(name string) time.Duration {
 // io_uring where the kernel has it, reopened on SIGHUP for logrotate), a buffered writer on
 // stdout for "-", nothing for "off".
 type accessLog struct {
-	lg *logger.Logger // nil unless a file
+	lg *logger.Logger   // nil unless a file
+	wl *netio.WriterLog // nil unless stdout
+}
+
+// lost returns the entries lost so far and the write errors, for --metrics.
+func (a *accessLog) lost() (dropped, errors uint64) {
+	switch {
+	case a.lg != nil:
+		st := a.lg.Stats()
+		return st.Dropped, st.WriteErrors
+	case a.wl != nil:
+		n, failed := a.wl.Lost()
+		if failed {
+			errors = 1 // the first error stops the writes: there is never a second
+		}
+		return n, errors
+	}
+	return 0, 0
 }
 
 func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
@@ -244,6 +274,7 @@ func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
 			fmt.Fprintf(c.App.ErrWriter, "uringd: access log: %v; later entries are counted, not written\n", err)
 		}
 		cfg.AccessLog = al
+		a.wl = al
 		return a, nil
 	default:
 		lg, err := logger.New(logger.Options{
