@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,10 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/urfave/cli/v2"
 )
 
 // writeConfig writes a config file in a directory of its own and returns its path.
@@ -224,4 +229,123 @@ func refusedServe(t *testing.T, args ...string) string {
 		t.Fatalf("serve %v: %v, want exit 1 without serving; output %q", args, err, out)
 	}
 	return string(out)
+}
+
+// readmeConfigExample is the ```toml block of README.md's config file item.
+func readmeConfigExample(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, item, ok := strings.Cut(string(readme), "**Config file.**")
+	if !ok {
+		t.Fatal("README.md has no **Config file.** item")
+	}
+	var out strings.Builder
+	indent, inside := "", false
+	for _, l := range strings.Split(item, "\n") {
+		switch trimmed := strings.TrimSpace(l); {
+		case !inside && trimmed == "```toml":
+			indent, inside = l[:strings.Index(l, "`")], true
+		case inside && trimmed == "```":
+			return out.String()
+		case inside:
+			out.WriteString(strings.TrimPrefix(l, indent) + "\n")
+		}
+	}
+	t.Fatal("the README's config file item has no complete ```toml block")
+	return ""
+}
+
+// TestReadmeConfigExample: the README's example config file names every serve flag (but
+// config, and cpuprofile and kernel-compat, which are for debugging and testing), each
+// value reaches its flag, and the real server runs with it (its root, listeners, user and
+// access log overridden on the command line, which is how they are also tested).
+func TestReadmeConfigExample(t *testing.T) {
+	example := readmeConfigExample(t)
+	var file map[string]any
+	if _, err := toml.Decode(example, &file); err != nil {
+		t.Fatalf("the README's example: %v\n%s", err, example)
+	}
+	var flags []cli.Flag
+	for _, f := range serveCommand().Flags {
+		switch name := f.Names()[0]; name {
+		case "config", "cpuprofile", "kernel-compat":
+		default:
+			if _, ok := file[name]; !ok {
+				t.Errorf("the README's example config has no %q", name)
+			}
+			flags = append(flags, f)
+		}
+	}
+	p := writeConfig(t, example)
+
+	// Applied in this process, every key sets its flag to the file's value.
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &out
+	ran := false
+	for _, cmd := range app.Commands {
+		if cmd.Name != "serve" {
+			continue
+		}
+		cmd.Action = func(c *cli.Context) error {
+			ran = true
+			for _, f := range flags {
+				name := f.Names()[0]
+				v, ok := file[name]
+				if !ok {
+					continue // said above
+				}
+				var got, want any
+				switch f.(type) {
+				case *cli.StringFlag:
+					got, want = c.String(name), v
+				case *cli.IntFlag:
+					got, want = int64(c.Int(name)), v
+				case *cli.BoolFlag:
+					got, want = c.Bool(name), v
+				case *cli.DurationFlag:
+					s, _ := v.(string)
+					d, err := time.ParseDuration(s)
+					if err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+					got, want = c.Duration(name), d
+				case *cli.StringSliceFlag:
+					var list []string
+					switch v := v.(type) {
+					case string:
+						list = []string{v}
+					case []any:
+						for _, e := range v {
+							s, _ := e.(string)
+							list = append(list, s)
+						}
+					}
+					got, want = c.StringSlice(name), list
+				default:
+					t.Errorf("%s: a %T", name, f)
+				}
+				if !c.IsSet(name) || !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: %#v (set: %v), the file has %#v", name, got, c.IsSet(name), want)
+				}
+			}
+			return checkServeFlags(c)
+		}
+	}
+	if err := app.Run([]string{"uringd", "serve", "--config", p}); err != nil || !ran {
+		t.Fatalf("serve --config with the README's example: %v (ran: %v)\n%s", err, ran, out.String())
+	}
+
+	root := t.TempDir()
+	writeFiles(t, root, [2]string{"index.html", "<p>hi\n"}, [2]string{"404.html", "no\n"})
+	_, url := configChild(t, nil, "--config", p, "--root", root, "--addr", "127.0.0.1:0", "--user", "", "--access-log", "off")
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, body := get(t, client, url+"/index.html")
+	if resp.StatusCode != 200 || body != "<p>hi\n" {
+		t.Errorf("/index.html with the README's example: %d %q", resp.StatusCode, body)
+	}
 }
