@@ -24,6 +24,7 @@ func serveCommand() *cli.Command {
 		Name:  "serve",
 		Usage: "serve a directory over HTTP/1.1 with io_uring event loops",
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "read settings from a TOML `FILE` (keys are these flags' names; flags given here override it)"},
 			&cli.StringFlag{Name: "root", Value: ".", Usage: "directory to serve"},
 			&cli.StringSliceFlag{Name: "addr", Value: cli.NewStringSlice("127.0.0.1:8080"), Usage: "listen address, repeatable: HOST:PORT ([::1]:8080 for IPv6, which listens on IPv6 only), or unix:PATH for a unix socket (removed at exit; a stale one is replaced, one in use refused); an address already in use is refused, naming the process that holds it (see --join-port). Under systemd socket activation (LISTEN_FDS) the sockets passed are served instead"},
 			&cli.StringFlag{Name: "unix-mode", Usage: "octal `MODE` of the unix:PATH socket files, such as 0660 (clients need write permission to connect; default: 0777 less the umask)"},
@@ -56,6 +57,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
 			&cli.StringFlag{Name: "kernel-compat", Usage: "cap io_uring features to kernel `VERSION`", EnvVars: []string{ring.CompatEnv}},
 		},
+		// The --config file sets the flags the command line left out, before any check.
+		Before: applyConfig,
 		Action: func(c *cli.Context) (err error) {
 			if err := checkServeFlags(c); err != nil {
 				return err
