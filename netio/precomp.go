@@ -2,6 +2,7 @@ package netio
 
 import (
 	"syscall"
+	"time"
 
 	"github.com/uringd/uringd/netio/internal/http1"
 )
@@ -42,7 +43,7 @@ func (l *loop) lookSibling(c *conn) {
 }
 
 // siblingFound acts on the lookup of c's sibling: s is what was found (nil if nothing, for
-// errno). A sibling counts when it is a regular file at least as new as the original (an
+// errno). A sibling counts when it is a regular file at least as new as the original (fresh; an
 // older one is stale: the original changed after it was compressed). One that cannot be
 // opened for another reason than its absence (a symlink out of the root, EXDEV; no
 // permission) counts as absent until the original's cache entry goes, and is said.
@@ -52,7 +53,7 @@ func (l *loop) siblingFound(c *conn, s *fileEntry, errno syscall.Errno) {
 	if s == nil && !missing(errno) {
 		l.s.cfg.Logf("loop %d: open %s (precompressed sibling, not served): %v", l.id, c.key, errno)
 	}
-	ok := s != nil && !s.meta.isDir && !s.meta.modtime.Before(orig.meta.modtime)
+	ok := s != nil && !s.meta.isDir && fresh(s.meta.modtime, orig.meta.modtime)
 	c.sib = -1
 	c.key = c.key[:c.mainLen]
 	if !c.sibServe {
@@ -93,6 +94,11 @@ func (l *loop) siblingFound(c *conn, s *fileEntry, errno syscall.Errno) {
 	l.plan.planFile(&c.rep, l.now, &c.req, &s.meta, &v)
 	l.startReply(c)
 }
+
+// fresh reports whether a sibling modified at sib is at least as new as its original,
+// modified at orig, to the second: brotli and zstd give their output the input's time cut to
+// whole seconds, and Last-Modified has no finer grain either.
+func fresh(sib, orig time.Time) bool { return sib.Unix() >= orig.Unix() }
 
 // missing reports whether errno, an open's, says the path does not exist.
 func missing(errno syscall.Errno) bool { return errno == syscall.ENOENT || errno == syscall.ENOTDIR }

@@ -43,7 +43,7 @@ func (ss *stdServer) pathInfo(name string, m *fileMeta, now time.Time) stdPath {
 	pi = stdPath{hdrs: s.hdrRules.lines("/" + name), expires: now.Add(s.cfg.OpenFileCacheTTL)}
 	for i := range s.pre {
 		if f, sm := ss.openSibling(name, i); f != nil {
-			if !sm.modtime.Before(m.modtime) {
+			if fresh(sm.modtime, m.modtime) {
 				pi.sibs |= 1 << i
 			}
 			f.Close()
@@ -95,7 +95,7 @@ func (ss *stdServer) planFile(p *planner, rep *reply, req *http1.Request, now ti
 	pi := ss.pathInfo(name, m, now)
 	if k := chooseSibling(ss.s.pre, pi.sibs, req.AcceptEncoding); k >= 0 {
 		if sf, sm := ss.openSibling(name, k); sf != nil {
-			if !sm.modtime.Before(m.modtime) {
+			if fresh(sm.modtime, m.modtime) {
 				f.Close()
 				v := p.codedView(&sm, m, ss.s.pre[k], pi.hdrs)
 				p.planFile(rep, now, req, &sm, &v)

@@ -54,6 +54,16 @@ func precompRoot(t *testing.T) (root string, js, br, gz, zst []byte) {
 
 	write(t, filepath.Join(root, "plain.txt"), []byte("plain\n"))
 	freshSiblings(t, filepath.Join(root, "app.js"), ".br", ".zst", ".gz")
+
+	// As `brotli -k` makes it: the sibling has the original's time cut to the second.
+	write(t, filepath.Join(root, "cut.js"), js)
+	write(t, filepath.Join(root, "cut.js.br"), br)
+	sec := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for name, mt := range map[string]time.Time{"cut.js": sec.Add(700 * time.Millisecond), "cut.js.br": sec} {
+		if err := os.Chtimes(filepath.Join(root, name), mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
 	freshSiblings(t, filepath.Join(root, "dir", "index.html"), ".br")
 	return root, js, br, gz, zst
 }
@@ -133,6 +143,10 @@ func TestPrecompressed(t *testing.T) {
 			if resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Content-Length") != strconv.Itoa(len(br)) || resp.Header.Get("Content-Encoding") != "br" {
 				t.Errorf("HEAD br: %d len %s %q", resp.StatusCode, resp.Header.Get("Content-Length"), resp.Header.Get("Content-Encoding"))
 			}
+
+			// A sibling as old as its file to the second counts.
+			resp, body = get(t, u+"/cut.js", "Accept-Encoding", "br")
+			expect(t, resp, body, 200, "br", br)
 
 			// A directory's index has its siblings too.
 			resp, body = get(t, u+"/dir/", "Accept-Encoding", "br")
