@@ -7,6 +7,7 @@
 #     for plain, and against a plain file as large as app.js.br (the cost of the sibling path
 #     itself, bytes apart). Every answer is checked for status and bytes before timing.
 # Usage: bench/feature-cost.sh BEFORE_BIN AFTER_BIN [rounds=5] [seconds=5] [conns=64]
+# PARTS=2 runs part 2 alone (PARTS=1 part 1; default both).
 set -euo pipefail
 before=$(realpath "$1"); after=$(realpath "$2"); rounds=${3:-5}; secs=${4:-5}; conns=${5:-64}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,12 +16,20 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 command -v brotli >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq brotli >/dev/null; }
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
-echo "== 1. the plain path, before and after (uringd/nginx, compare-http.sh, 1 round each, alternating)"
-for path in /4k.bin /1m.bin; do
+ratio() { PEERS=nginx "$anchors/compare-http.sh" "$1" 1 "$secs" "$conns" "$2" | tail -1 | sed 's/.*=//'; }
+
+parts=${PARTS:-12}
+[[ $parts == *1* ]] && echo "== 1. the plain path, before and after (uringd/nginx, compare-http.sh, 1 round each, order alternating)"
+[[ $parts == *1* ]] && for path in /4k.bin /1m.bin; do
   b=() a=()
   for i in $(seq "$rounds"); do
-    rb=$(PEERS=nginx "$anchors/compare-http.sh" "$before" 1 "$secs" "$conns" "$path" | tail -1 | sed 's/.*=//')
-    ra=$(PEERS=nginx "$anchors/compare-http.sh" "$after" 1 "$secs" "$conns" "$path" | tail -1 | sed 's/.*=//')
+    # ABBA: which binary goes first alternates, so that drift within a pair favours neither
+    # (one binary against a copy of itself, in a fixed order, differed by up to 18% a pair).
+    if (( i % 2 )); then
+      rb=$(ratio "$before" "$path"); ra=$(ratio "$after" "$path")
+    else
+      ra=$(ratio "$after" "$path"); rb=$(ratio "$before" "$path")
+    fi
     echo "  $path round $i: before uringd/nginx=$rb after uringd/nginx=$ra"
     b+=("$rb") a+=("$ra")
   done
@@ -28,6 +37,7 @@ for path in /4k.bin /1m.bin; do
   echo "  $path median: before=$mb after=$ma after/before=$(awk -v a="$ma" -v b="$mb" 'BEGIN{printf "%.3f", a/b}')"
 done
 
+[[ $parts == *2* ]] || exit 0
 echo "== 2. /app.js as brotli against plain (AFTER --precompressed br)"
 root=$(mktemp -d); chmod 755 "$root"
 trap 'kill $pid 2>/dev/null; rm -rf "$root"' EXIT
@@ -59,7 +69,11 @@ rps() { # path, accept-encoding
 echo "  app.js $(stat -c %s "$root/app.js") bytes, app.js.br $(stat -c %s "$root/app.js.br") bytes"
 br=() plain=() same=()
 for i in $(seq "$rounds"); do
-  x=$(rps /app.js br) y=$(rps /app.js identity) z=$(rps /same-size.bin identity)
+  if (( i % 2 )); then
+    x=$(rps /app.js br) y=$(rps /app.js identity) z=$(rps /same-size.bin identity)
+  else
+    z=$(rps /same-size.bin identity) y=$(rps /app.js identity) x=$(rps /app.js br)
+  fi
   echo "  round $i: br=$x plain=$y same-size-plain=$z"
   br+=("$x") plain+=("$y") same+=("$z")
 done
