@@ -192,6 +192,10 @@ func TestMain(m *testing.M) {
 }
 
 func denyIoUringSetup() error {
+	// no_new_privs is a thread's: without CAP_SYS_ADMIN, seccomp(2) is refused (EACCES) on
+	// a thread that did not set it, so both calls must run on one thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
