@@ -143,8 +143,8 @@ const statsWait = time.Second
 
 // Stats returns the server's counts now. Each running event loop is asked to publish its
 // counters and Stats waits for it (at most a second, or until ctx ends: then its last
-// published counts are used and it is counted in Stale). Call it from any goroutine; it
-// costs the loops nothing until it is called.
+// published counts are used and it is counted in Stale; with ctx already done, no loop is
+// asked). Call it from any goroutine; it costs the loops nothing until it is called.
 func (s *Server) Stats(ctx context.Context) Stats {
 	st := Stats{Large: s.LargeFileStats(), IOWQWorkers: IOWQWorkers()}
 	if s.std != nil {
@@ -155,10 +155,15 @@ func (s *Server) Stats(ctx context.Context) Stats {
 	loops := s.statsLoops
 	s.statsMu.Unlock()
 	waits := make([]chan struct{}, len(loops))
+	ask := ctx.Err() == nil // a context already done asks no loop: the last counts stand
 	for i, l := range loops {
 		b := &l.statsBox
 		b.mu.Lock()
-		if !b.ended {
+		switch {
+		case b.ended:
+		case !ask:
+			st.Stale++
+		default:
 			if b.done == nil {
 				b.done = make(chan struct{})
 			}
