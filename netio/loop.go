@@ -1129,10 +1129,9 @@ func (l *loop) answer(c *conn, lk lookup, e *fileEntry) {
 	l.startReply(c)
 }
 
-// wrote moves c's write deadline on after a write that made progress: WriteTimeout bounds
-// the time between two writes (as nginx's send_timeout does), not the whole response, so a
-// long download that keeps moving is never cut.
-// wrote notes that n bytes of c's reply went to its socket.
+// wrote counts the n bytes of c's reply a write sent, and moves c's write deadline on:
+// WriteTimeout bounds the time between two writes (as nginx's send_timeout does), not the
+// whole response, so a long download that keeps moving is never cut.
 func (l *loop) wrote(c *conn, n int64) {
 	c.deadline = l.now.Add(l.s.cfg.WriteTimeout)
 	l.counts.bytesSent += uint64(n)

@@ -20,7 +20,8 @@ type Stats struct {
 	Responses [5][NumStatsMethods]uint64
 	// Refused counts connections answered 503 and closed because MaxConns were open.
 	Refused uint64
-	// BytesSent counts the bytes written to client sockets: heads and bodies, whole or not.
+	// BytesSent counts the bytes of responses written to client sockets, heads and bodies,
+	// whole or not (the canned 503 of a refused connection aside).
 	BytesSent uint64
 
 	// ConnsOpen is the connections accepted and not yet closed; ConnsIdle those of them
