@@ -96,8 +96,8 @@ func (l *loop) siblingFound(c *conn, s *fileEntry, errno syscall.Errno) {
 }
 
 // fresh reports whether a sibling modified at sib is at least as new as its original,
-// modified at orig, to the second: brotli and zstd give their output the input's time cut to
-// whole seconds, and Last-Modified has no finer grain either.
+// modified at orig, to the second: brotli -k gives its output the input's time cut to whole
+// seconds, and Last-Modified has no finer grain either.
 func fresh(sib, orig time.Time) bool { return sib.Unix() >= orig.Unix() }
 
 // missing reports whether errno, an open's, says the path does not exist.
