@@ -214,7 +214,14 @@ func (l RateLoad) Run(ctx context.Context) (RateResult, error) {
 		return RateResult{}, fmt.Errorf("bench: rate load needs a rate, connections and a duration")
 	}
 	interval := time.Duration(float64(l.Conns) / l.Rate * 1e9)
-	start := time.Now().Add(20 * time.Millisecond) // every connection dialled first
+	// Every connection is open before the first request is due, so the latency is that of
+	// requests on Conns open connections, not of the connects (with thousands, their
+	// handshakes would be charged to the first requests and fill the tail).
+	conns, err := l.dialAll(ctx)
+	if err != nil {
+		return RateResult{}, err
+	}
+	start := time.Now().Add(time.Millisecond)
 	end := start.Add(l.Duration)
 	var wg sync.WaitGroup
 	res := make([]RateResult, l.Conns)
@@ -224,7 +231,7 @@ func (l RateLoad) Run(ctx context.Context) (RateResult, error) {
 		go func() {
 			defer wg.Done()
 			first := start.Add(interval * time.Duration(k) / time.Duration(l.Conns))
-			res[k], errs[k] = l.conn(ctx, k, first, end, interval)
+			res[k], errs[k] = l.conn(ctx, k, conns[k], first, end, interval)
 		}()
 	}
 	wg.Wait()
@@ -247,11 +254,63 @@ func (l RateLoad) Run(ctx context.Context) (RateResult, error) {
 	return out, nil
 }
 
-func (l RateLoad) conn(ctx context.Context, k int, next, end time.Time, interval time.Duration) (RateResult, error) {
+// rateReadBuf is each RateLoad connection's read buffer: big enough that a 1 MiB body is
+// read in few calls, small enough for ten thousand connections.
+const rateReadBuf = 32 << 10
+
+// dialParallel bounds the connects in flight while RateLoad opens its connections: a burst
+// of thousands of SYNs would overflow a listen backlog (nginx's is 511) and wait out the
+// kernel's SYN retransmit timer.
+const dialParallel = 128
+
+// dialAll opens the load's Conns connections, at most dialParallel at a time. One that
+// fails is left nil and dialled again when its first request is due (and counted bad there
+// if it fails again), so a server refusing some connections still gets a figure with them.
+func (l RateLoad) dialAll(ctx context.Context) ([]net.Conn, error) {
+	conns := make([]net.Conn, l.Conns)
+	sem := make(chan struct{}, dialParallel)
+	var wg sync.WaitGroup
+	var d net.Dialer
+	d.Timeout = 5 * time.Second
+	for k := range conns {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			closeAll(conns)
+			return nil, ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if c, err := d.DialContext(ctx, "tcp", l.Addr); err == nil {
+				conns[k] = c
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		closeAll(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+func closeAll(conns []net.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+func (l RateLoad) conn(ctx context.Context, k int, c net.Conn, next, end time.Time, interval time.Duration) (RateResult, error) {
 	r := RateResult{Hist: NewHistogram()}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(k)))
-	var c net.Conn
 	var br *bufio.Reader
+	if c != nil {
+		br = bufio.NewReaderSize(c, rateReadBuf)
+	}
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -290,7 +349,7 @@ func (l RateLoad) conn(ctx context.Context, k int, next, end time.Time, interval
 				bad("connect: " + err.Error())
 				continue
 			}
-			br = bufio.NewReaderSize(c, 64<<10)
+			br = bufio.NewReaderSize(c, rateReadBuf)
 		}
 		i := 0
 		if l.Paths.Fixed == "" {

@@ -267,6 +267,75 @@ func TestRateLoad(t *testing.T) {
 	}
 }
 
+// TestRateLoadDialsFirst: with more connections than are dialled at once, every one is open
+// before the requests begin, and none is dialled twice.
+func TestRateLoadDialsFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const conns = 3*dialParallel + 5
+	var mu sync.Mutex
+	var accepts int
+	var lastAccept, firstRequest time.Time
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepts++
+			lastAccept = time.Now()
+			mu.Unlock()
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					if firstRequest.IsZero() {
+						firstRequest = time.Now()
+					}
+					mu.Unlock()
+					for line != "\r\n" {
+						if line, err = br.ReadString('\n'); err != nil {
+							return
+						}
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	// Each connection sends every conns/rate = 389 ms. Dialled when its first request is
+	// due, the last would connect 388 ms after the first request; dialled first, the kernel
+	// has them all before then, and the server accepts the last within its accept loop's lag.
+	const rate, interval = 1000, time.Duration(conns) * time.Second / 1000
+	r, err := RateLoad{Addr: ln.Addr().String(), Paths: PathSet{Fixed: "/x", Size: 10}, Rate: rate, Conns: conns,
+		Duration: time.Second}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if r.Bad != 0 || r.OK != r.Sent || r.Sent < 1000 {
+		t.Errorf("sent %d, ok %d, bad %d (%s)", r.Sent, r.OK, r.Bad, r.FirstBad)
+	}
+	if accepts != conns {
+		t.Errorf("%d connections accepted, want %d", accepts, conns)
+	}
+	if late := lastAccept.Sub(firstRequest); late > interval/2 {
+		t.Errorf("the last connection was accepted %v after the first request (a request every %v)", late, interval)
+	}
+}
+
 func TestWrkScript(t *testing.T) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Skip("wrk is not installed (apt-get install wrk)")
