@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"golang.org/x/sys/unix"
+
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +64,7 @@ func HTTPTableColumns() []Column {
 		ExtraCol("rate-ok%", "rate_ok_pct", 1),
 		ExtraCol("cpu/req(µs)", "cpu_us_per_req", 1), ExtraCol("sys/req", "syscalls_per_req", 2),
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
-		ColOSThreads, ColIOWQ}
+		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1)}
 }
 
 func ms(d time.Duration) float64 {
@@ -70,6 +72,40 @@ func ms(d time.Duration) float64 {
 		return math.NaN()
 	}
 	return float64(d) / 1e6
+}
+
+// maxConns is the most connections a server holds open at once: the cold wrk's beside the
+// hot client's in mixed, else the larger of wrk's and the fixed-rate client's (one phase
+// runs after the other).
+func (b *HTTPBench) maxConns() int {
+	if slices.Contains(b.Workloads, WorkloadMixed) {
+		return b.Conns + b.HotConns
+	}
+	return max(b.Conns, b.HotConns)
+}
+
+// fdMargin is what a process needs beside its connections: listeners, rings, open files,
+// logs (uringd keeps up to its open-file cache's size open).
+const fdMargin = 4096
+
+// raiseNoFile makes this process's RLIMIT_NOFILE at least need, raising the hard limit too
+// when it is lower and the process may (root). The servers and wrk inherit it: Go gives a
+// child the limit it started with only while the program has not set its own.
+func raiseNoFile(need int) error {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("bench http: RLIMIT_NOFILE: %w", err)
+	}
+	want := uint64(need)
+	if rl.Cur >= want {
+		return unix.Setrlimit(unix.RLIMIT_NOFILE, &rl) // explicit, so children inherit rl.Cur
+	}
+	nl := unix.Rlimit{Cur: want, Max: max(rl.Max, want)}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &nl); err != nil {
+		return fmt.Errorf("bench http: %d connections need %d file descriptors per process, and RLIMIT_NOFILE is %d (hard %d): raising it: %w",
+			need-fdMargin, need, rl.Cur, rl.Max, err)
+	}
+	return nil
 }
 
 func (b *HTTPBench) defaults() error {
@@ -189,6 +225,9 @@ func (b *HTTPBench) Run(ctx context.Context) ([]Result, error) {
 	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return nil, errors.New("bench http: wrk is not installed (apt-get install wrk)")
+	}
+	if err := raiseNoFile(b.maxConns() + fdMargin); err != nil {
+		return nil, err
 	}
 	count := 0
 	if b.needsCold() {
@@ -374,7 +413,7 @@ func (r *httpRun) cold() PathSet {
 
 func (r *httpRun) step(ctx context.Context, st step) ([]Result, error) {
 	b := r.b
-	env := serverEnv{root: b.DataDir, self: b.Self, netHTTP: b.NetHTTP, uringdArgs: b.UringdArgs}
+	env := serverEnv{root: b.DataDir, self: b.Self, netHTTP: b.NetHTTP, uringdArgs: b.UringdArgs, maxConns: b.maxConns()}
 	var cg *memCgroup
 	if st.workload != WorkloadHot {
 		cg = r.cg
@@ -478,6 +517,14 @@ func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, rou
 		fmt.Fprintf(r.b.Stderr, "bench http: counting %s's syscalls: %v\n", rs.srv.Name, cerr)
 	}
 	res.SetProc(st)
+	if st.PeakRSS > 0 {
+		open := conns
+		if background != nil {
+			open += b.Conns
+		}
+		res.SetExtra("rss_mib", float64(st.PeakRSS)/(1<<20))
+		res.SetExtra("kib_per_conn", float64(st.PeakRSS-st.IdleRSS)/1024/float64(open))
+	}
 	res.Ops, res.Wall = w.Requests, w.Wall()
 	res.Bytes = w.Requests * main.Size
 	res.Errors = w.Connect + w.Read + w.Write + w.Timeout + bw.Connect + bw.Read + bw.Write + bw.Timeout
@@ -575,7 +622,7 @@ func (r *httpRun) fio(ctx context.Context, round int) (Result, error) {
 func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, servers []HTTPServer) error {
 	notes := []string{
 		fmt.Sprintf("Load: wrk (one thread, %d connections, %v per phase) for throughput and for what the server costs; "+
-			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase.", b.Conns, b.Duration),
+			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase; rss(MiB) is their resident memory at peak and KiB/conn its growth over the phase per connection wrk held open (user memory only: the kernel's socket buffers are not in it).", b.Conns, b.Duration),
 		fmt.Sprintf("Latency (p50 … max): %s's own fixed-rate client, %d keep-alive connections offering %.0f requests/s in all, each request timed from when it was due to be sent, so a stalled server is charged for the requests it held up (wrk measures from when it sends, which hides stalls). rate-ok%% is the share of the offered requests answered right in time.",
 			"bench http", b.HotConns, b.HotRate),
 	}

@@ -32,7 +32,12 @@ type serverEnv struct {
 	self            []string // uringd's argv prefix for "serve"
 	netHTTP         []string // the net/http FileServer child's argv prefix
 	uringdArgs      []string
+	maxConns        int // the most connections the bench holds open at once: no server may refuse them
 }
+
+// connCap is a server's connection cap: its usual setting here, or more when the bench opens
+// more connections than that.
+func (e *serverEnv) connCap(usual int) int { return max(usual, e.maxConns+1024) }
 
 func (e *serverEnv) hostPort() (string, string) {
 	h, p, _ := net.SplitHostPort(e.addr)
@@ -44,7 +49,8 @@ func uringdServer(name, about string, args ...string) HTTPServer {
 		if len(e.self) == 0 {
 			return nil, nil, errors.New("no uringd binary to run")
 		}
-		argv := append(slices.Clone(e.self), "serve", "--root", e.root, "--addr", e.addr)
+		argv := append(slices.Clone(e.self), "serve", "--root", e.root, "--addr", e.addr,
+			"--max-conns", strconv.Itoa(e.connCap(10000)))
 		argv = append(argv, args...)
 		return append(argv, e.uringdArgs...), nil, nil
 	}}
@@ -57,7 +63,7 @@ func nginxServer(name, about, extra string) HTTPServer {
 worker_processes 2;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
-events { worker_connections 16384; }
+events { worker_connections %[5]d; }
 http {
   include /etc/nginx/mime.types;
   access_log off;
@@ -65,9 +71,9 @@ http {
   keepalive_requests 1000000; keepalive_timeout 60s;
   open_file_cache max=10000 inactive=30s;
   %[2]s
-  server { listen %[3]s reuseport; root %[4]s; }
+  server { listen %[3]s reuseport backlog=4096; root %[4]s; }
 }
-`, e.dir, extra, e.addr, e.root)
+`, e.dir, extra, e.addr, e.root, e.connCap(16384))
 			p := filepath.Join(e.dir, "nginx.conf")
 			return []string{"nginx", "-c", p}, nil, os.WriteFile(p, []byte(conf), 0o644)
 		}}
@@ -79,18 +85,18 @@ func HTTPServers() []HTTPServer {
 		uringdServer("uringd", "uringd serve: file IO in each loop's ring (--file-io uring), large files by sendfile when cached, else read with O_DIRECT on first use (--cold-reads direct)"),
 		uringdServer("uringd-threadpool", "uringd serve --file-io threadpool: file reads on a pool of OS threads", "--file-io", "threadpool"),
 		uringdServer("uringd-std", "uringd serve --net std: Go's net package and os.File, no io_uring", "--net", "std"),
-		nginxServer("nginx", "nginx: 2 workers, sendfile, tcp_nopush, open_file_cache, no access log", ""),
+		nginxServer("nginx", "nginx: 2 workers, sendfile, tcp_nopush, open_file_cache, a listen backlog of 4096 (as uringd), no access log", ""),
 		nginxServer("nginx-aio", "nginx with its thread pool: the same plus `aio threads` (disk reads and sendfile on the pool's 32 threads)", "aio threads;"),
 		{Name: "h2o", Package: "h2o", Binary: "h2o", About: "h2o: 2 threads, file.dir, no compression",
 			config: func(e *serverEnv) ([]string, []string, error) {
 				host, port := e.hostPort()
-				conf := fmt.Sprintf("listen:\n  host: %s\n  port: %s\nnum-threads: 2\nmax-connections: 20000\n"+
+				conf := fmt.Sprintf("listen:\n  host: %s\n  port: %s\nnum-threads: 2\nmax-connections: %d\n"+
 					"http1-request-timeout: 60\nfile.send-compressed: OFF\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: %s\n",
-					host, port, e.root)
+					host, port, e.connCap(20000), e.root)
 				p := filepath.Join(e.dir, "h2o.conf")
 				return []string{"h2o", "-c", p}, nil, os.WriteFile(p, []byte(conf), 0o644)
 			}},
-		{Name: "lighttpd", Package: "lighttpd", Binary: "lighttpd", About: "lighttpd: 2 workers, sendfile backend, keep-alive",
+		{Name: "lighttpd", Package: "lighttpd", Binary: "lighttpd", About: "lighttpd: 2 workers, sendfile backend, keep-alive, a listen backlog of 4096",
 			config: func(e *serverEnv) ([]string, []string, error) {
 				host, port := e.hostPort()
 				conf := fmt.Sprintf(`server.document-root = %q
@@ -99,12 +105,14 @@ server.port = %s
 server.max-worker = 2
 server.max-keep-alive-requests = 1000000
 server.max-keep-alive-idle = 60
-server.max-fds = 16384
+server.max-fds = %d
+server.max-connections = %d
+server.listen-backlog = 4096
 server.network-backend = "sendfile"
 server.pid-file = %q
 server.errorlog = %q
 include_shell "/usr/share/lighttpd/create-mime.conf.pl"
-`, e.root, host, port, filepath.Join(e.dir, "pid"), filepath.Join(e.dir, "error.log"))
+`, e.root, host, port, max(16384, 3*e.connCap(16384/3)), e.connCap(16384/3), filepath.Join(e.dir, "pid"), filepath.Join(e.dir, "error.log"))
 				p := filepath.Join(e.dir, "lighttpd.conf")
 				return []string{"lighttpd", "-D", "-f", p}, nil, os.WriteFile(p, []byte(conf), 0o644)
 			}},

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // wrk 4.2's output with the bench's script, as it prints it.
@@ -469,5 +471,75 @@ func TestMedianWithSpreadAndFio(t *testing.T) {
 	}
 	if _, ok := rows[1].Extra["vs_fio"]; ok {
 		t.Fatal("fio compared with itself")
+	}
+}
+
+// TestServerConnCaps: with more connections than a server's usual cap, every generated
+// configuration lets them all in; with few, the usual caps stand.
+func TestServerConnCaps(t *testing.T) {
+	want := map[string][]string{
+		"uringd":   {"--max-conns 11024"},
+		"nginx":    {"worker_connections 16384;", "backlog=4096"},
+		"h2o":      {"max-connections: 20000"},
+		"lighttpd": {"server.max-connections = 11024", "server.max-fds = 33072", "server.listen-backlog = 4096"},
+	}
+	few := map[string][]string{
+		"uringd":   {"--max-conns 10000"},
+		"lighttpd": {"server.max-connections = 5461", "server.max-fds = 16384"},
+	}
+	for _, s := range HTTPServers() {
+		for conns, expect := range map[int]map[string][]string{10000: want, 64: few} {
+			e := serverEnv{root: t.TempDir(), addr: "127.0.0.1:1", dir: t.TempDir(), self: []string{"uringd"}, netHTTP: []string{"nethttp"}, maxConns: conns}
+			argv, _, err := s.config(&e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(argv, " ")
+			if files, _ := filepath.Glob(filepath.Join(e.dir, "*.conf")); len(files) == 1 {
+				b, _ := os.ReadFile(files[0])
+				text = string(b)
+			}
+			for _, w := range expect[s.Name] {
+				if !strings.Contains(text, w) {
+					t.Errorf("%s at %d connections: no %q in\n%s", s.Name, conns, w, text)
+				}
+			}
+		}
+	}
+}
+
+// TestRaiseNoFile: a soft limit below the need is raised to it; a need above the hard limit
+// is refused naming the limit, unless the process may raise it.
+func TestRaiseNoFile(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	if old.Max < 2000 {
+		t.Skipf("hard RLIMIT_NOFILE %d", old.Max)
+	}
+	low := unix.Rlimit{Cur: 1000, Max: old.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	if err := raiseNoFile(1500); err != nil {
+		t.Fatal(err)
+	}
+	var now unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &now)
+	if now.Cur != 1500 || now.Max != old.Max {
+		t.Errorf("after raiseNoFile(1500): %+v", now)
+	}
+	if old.Max >= 1<<20 {
+		return
+	}
+	err := raiseNoFile(int(old.Max) + 1)
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &now)
+	if err == nil && now.Cur != old.Max+1 {
+		t.Errorf("raiseNoFile past the hard limit said yes, and the limit is %+v", now)
+	}
+	if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("RLIMIT_NOFILE is 1500 (hard %d)", old.Max)) {
+		t.Errorf("raiseNoFile past the hard limit: %v", err)
 	}
 }

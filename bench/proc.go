@@ -107,9 +107,11 @@ func Children(pid int) ([]int, error) {
 
 // ProcStats is what a ProcSampler measured between Start and Stop.
 type ProcStats struct {
-	Idle    TaskCount     `json:"idle"`        // tasks at Start (or at Baseline, if called)
-	Peak    TaskCount     `json:"peak"`        // per-kind maximum over all samples
-	CPUUser time.Duration `json:"cpu_user_ns"` // CPU consumed between Start and Stop
+	Idle    TaskCount     `json:"idle"`           // tasks at Start (or at Baseline, if called)
+	Peak    TaskCount     `json:"peak"`           // per-kind maximum over all samples
+	IdleRSS int64         `json:"idle_rss_bytes"` // resident memory at Start, summed over the pids (0 with none)
+	PeakRSS int64         `json:"peak_rss_bytes"` // the largest such sum over all samples
+	CPUUser time.Duration `json:"cpu_user_ns"`    // CPU consumed between Start and Stop
 	CPUSys  time.Duration `json:"cpu_sys_ns"`
 	Wall    time.Duration `json:"wall_ns"` // Start to Stop
 	Samples int           `json:"samples"`
@@ -132,7 +134,9 @@ func (s ProcStats) Cores() float64 {
 // With no pids it watches this process, and CPU comes from getrusage(RUSAGE_SELF). With pids
 // (a server such as nginx: its master and the workers found with Children) counts are summed
 // over the pids at each sample, and CPU is the sum of their /proc/PID/stat utime and stime
-// deltas; a pid that exits keeps the last value seen. Child processes started after Start are
+// deltas; a pid that exits keeps the last value seen. Resident memory (RSS, summed over the
+// pids, so pages they share count more than once: compare growth, not totals) is sampled
+// with the CPU times, from the same read of /proc/PID/stat. Child processes started after Start are
 // not picked up: pass every pid explicitly.
 //
 // The sampler costs one getdents per process per interval plus a read of comm for each new
@@ -146,6 +150,8 @@ type ProcSampler struct {
 	idle     TaskCount
 	haveIdle bool
 	peak     TaskCount
+	idleRSS  int64
+	peakRSS  int64
 	samples  int
 	selfU0   time.Duration
 	selfS0   time.Duration
@@ -234,6 +240,7 @@ func (s *ProcSampler) Start(ctx context.Context) error {
 		for _, p := range s.procs {
 			p.readTicks()
 			p.u0, p.s0 = p.u, p.s
+			s.idleRSS += p.rss
 		}
 	}
 	c := s.sampleLocked()
@@ -318,6 +325,7 @@ func (s *ProcSampler) Err() error {
 
 func (s *ProcSampler) sampleLocked() TaskCount {
 	var sum TaskCount
+	var rss int64
 	for _, p := range s.procs {
 		c, err := p.count()
 		if err != nil && !isGone(err) && s.err == nil {
@@ -326,15 +334,17 @@ func (s *ProcSampler) sampleLocked() TaskCount {
 		sum = sum.add(c)
 		if len(s.pids) > 0 {
 			p.readTicks()
+			rss += p.rss
 		}
 	}
 	s.peak = s.peak.max(sum)
+	s.peakRSS = max(s.peakRSS, rss)
 	s.samples++
 	return sum
 }
 
 func (s *ProcSampler) statsLocked() ProcStats {
-	st := ProcStats{Idle: s.idle, Peak: s.peak, Wall: time.Since(s.start), Samples: s.samples}
+	st := ProcStats{Idle: s.idle, Peak: s.peak, IdleRSS: s.idleRSS, PeakRSS: s.peakRSS, Wall: time.Since(s.start), Samples: s.samples}
 	if len(s.pids) == 0 {
 		u, sy, _ := selfCPU()
 		st.CPUUser, st.CPUSys = u-s.selfU0, sy-s.selfS0
@@ -365,6 +375,7 @@ type procTasks struct {
 	tasks  map[int32]taskInfo
 	gen    uint32
 	u, s   uint64 // last utime, stime seen (clock ticks)
+	rss    int64  // last resident set size seen, in bytes
 	u0, s0 uint64 // at Start
 	stat   [1024]byte
 }
@@ -486,8 +497,8 @@ func commKind(comm []byte) taskKind {
 	return kindThread
 }
 
-// readTicks updates p.u and p.s from /proc/PID/stat; on failure (the process exited) they
-// keep their last value.
+// readTicks updates p.u, p.s and p.rss from /proc/PID/stat; on failure (the process exited)
+// they keep their last value.
 func (p *procTasks) readTicks() {
 	if p.statfd < 0 {
 		fd, err := unix.Open(p.dir+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -500,8 +511,8 @@ func (p *procTasks) readTicks() {
 	if err != nil || n <= 0 {
 		return
 	}
-	if u, s, ok := parseStatTicks(p.stat[:n]); ok {
-		p.u, p.s = u, s
+	if u, s, rss, ok := parseStat(p.stat[:n]); ok {
+		p.u, p.s, p.rss = u, s, rss*int64(os.Getpagesize())
 	}
 }
 
@@ -542,13 +553,20 @@ func statFields(b []byte) [][]byte {
 }
 
 func parseStatTicks(b []byte) (utime, stime uint64, ok bool) {
+	utime, stime, _, ok = parseStat(b)
+	return utime, stime, ok
+}
+
+// parseStat reads utime and stime (fields 14 and 15 of proc(5), clock ticks) and rss (field
+// 24, pages) from a /proc/PID/stat line.
+func parseStat(b []byte) (utime, stime uint64, rss int64, ok bool) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	b = b[i+1:]
-	// utime and stime are fields 14 and 15; after ')' field 3 is the first.
-	for field := 3; field <= 15; field++ {
+	// After ')' field 3 is the first.
+	for field := 3; field <= 24; field++ {
 		for len(b) > 0 && b[0] == ' ' {
 			b = b[1:]
 		}
@@ -559,25 +577,28 @@ func parseStatTicks(b []byte) (utime, stime uint64, ok bool) {
 		tok := b[:j]
 		b = b[j:]
 		switch field {
-		case 14, 15:
+		case 14, 15, 24:
 			var v uint64
 			if len(tok) == 0 {
-				return 0, 0, false
+				return 0, 0, 0, false
 			}
 			for _, ch := range tok {
 				if ch < '0' || ch > '9' {
-					return 0, 0, false
+					return 0, 0, 0, false
 				}
 				v = v*10 + uint64(ch-'0')
 			}
-			if field == 14 {
+			switch field {
+			case 14:
 				utime = v
-			} else {
+			case 15:
 				stime = v
+			default:
+				rss = int64(v)
 			}
 		}
 	}
-	return utime, stime, true
+	return utime, stime, rss, true
 }
 
 func readStatTicks(path string, buf []byte) (utime, stime uint64, err error) {

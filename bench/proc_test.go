@@ -1,15 +1,19 @@
 package bench
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -285,6 +289,9 @@ func TestParseStatTicks(t *testing.T) {
 	if !ok || u != 250 || s != 37 {
 		t.Errorf("parseStatTicks = %d, %d, %v; want 250, 37", u, s, ok)
 	}
+	if u, s, rss, ok := parseStat([]byte(line)); !ok || u != 250 || s != 37 || rss != 10 {
+		t.Errorf("parseStat = %d, %d, %d, %v; want 250, 37, 10", u, s, rss, ok)
+	}
 	if f := statFields([]byte(line)); string(f[0]) != "S" || string(f[1]) != "1" {
 		t.Errorf("statFields = %q", f[:2])
 	}
@@ -437,4 +444,57 @@ func TestSQPollThreadCounted(t *testing.T) {
 	if c.Threads <= c.SQPoll {
 		t.Errorf("SQPOLL threads must count among threads: %+v", c)
 	}
+}
+
+// TestProcSamplerRSS: a child that grows by 64 MiB after the sampler started shows that
+// growth between IdleRSS and PeakRSS.
+func TestProcSamplerRSS(t *testing.T) {
+	child := exec.Command(os.Args[0], "-test.run=^TestRSSGrower$")
+	child.Env = append(os.Environ(), "BENCH_RSS_GROWER=1")
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Wait()
+	defer child.Process.Kill()
+	br := bufio.NewReader(stdout)
+	if line, err := br.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("grower: %q, %v", line, err)
+	}
+	s, err := StartProcSampler(t.Context(), 10*time.Millisecond, child.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	child.Process.Signal(syscall.SIGUSR1) // grow now
+	if line, err := br.ReadString('\n'); err != nil || line != "grown\n" {
+		t.Fatalf("grower: %q, %v", line, err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	st := s.Stop()
+	if st.IdleRSS <= 0 || st.PeakRSS-st.IdleRSS < 60<<20 || st.PeakRSS-st.IdleRSS > 100<<20 {
+		t.Errorf("RSS idle %d, peak %d: want a growth of about 64 MiB", st.IdleRSS, st.PeakRSS)
+	}
+}
+
+// TestRSSGrower is TestProcSamplerRSS's child: it says "ready", touches 64 MiB on SIGUSR1,
+// says "grown" and waits to be killed.
+func TestRSSGrower(t *testing.T) {
+	if os.Getenv("BENCH_RSS_GROWER") == "" {
+		t.Skip("the child of TestProcSamplerRSS")
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	fmt.Println("ready")
+	<-sig
+	b := make([]byte, 64<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	fmt.Println("grown")
+	time.Sleep(time.Minute)
+	runtime.KeepAlive(b)
 }
