@@ -13,7 +13,10 @@ import os, resource, socket, subprocess, sys, tempfile, time
 bin_, n = sys.argv[1], int(sys.argv[2])
 after = "--after-request" in sys.argv[3:]
 extra = [a for a in sys.argv[3:] if a != "--after-request"]
-resource.setrlimit(resource.RLIMIT_NOFILE, (n + 1000, n + 1000))
+# The server keeps fds for its open-file caches beside its connections (netio's connCap).
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+fds = max(n + 1000, min(hard, n + 5000)) if hard != resource.RLIM_INFINITY else n + 5000
+resource.setrlimit(resource.RLIMIT_NOFILE, (fds, max(fds, hard)))
 root = tempfile.mkdtemp()
 with open(os.path.join(root, "4k.bin"), "wb") as f:
     f.write(os.urandom(4096))
@@ -31,10 +34,18 @@ def fetch(s):
     s.sendall(b"GET /4k.bin HTTP/1.1\r\nHost: x\r\n\r\n")
     buf = b""
     while b"\r\n\r\n" not in buf:
-        buf += s.recv(65536)
-    body = buf.partition(b"\r\n\r\n")[2]
+        buf += recv(s)
+    head, _, body = buf.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        sys.exit("the server answered %r (above --max-conns, or its RLIMIT_NOFILE of %d?)" % (head.split(b"\r\n")[0], fds))
     while len(body) < 4096:
-        body += s.recv(65536)
+        body += recv(s)
+
+def recv(s):
+    b = s.recv(65536)
+    if not b:
+        sys.exit("the server closed a connection")
+    return b
 
 try:
     for _ in range(50):
