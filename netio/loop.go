@@ -158,7 +158,7 @@ func (l *loop) setupRing() error {
 	}
 	// A chain must fit the SQ whole, with the SQE an injected cancellation puts ahead of it
 	// (tests): on a tiny ring, a chain one SQE too long waited for room forever.
-	l.chainMax = min(len(conn{}.ops), int(r.SQEntries())-1-l.injectRoom()) + 1
+	l.chainMax = min(maxChainReads, int(r.SQEntries())-1-l.injectRoom()) + 1
 	l.skipRead = l.f.CQESkip
 	l.large = l.s.largePath(l.f, l.pool != nil)
 	if l.bufs, err = r.NewBufferGroup(uint16(l.id), recvBufCount, recvBufSize); err != nil {
@@ -1191,7 +1191,7 @@ func (l *loop) fillAndSend(c *conn) {
 			uncached = l.large == largeSendfile
 		}
 	}
-	var reads [len(c.ops)]struct {
+	var reads [maxChainReads]struct {
 		lo, n  int
 		off    int64
 		direct bool
@@ -1253,6 +1253,9 @@ func (l *loop) fillAndSend(c *conn) {
 			return
 		}
 		c.readsPending = nreads
+		if c.ops == nil {
+			c.ops = new(poolOps) // kept with the conn: its slot is reused, and so are they
+		}
 		for i, rd := range reads[:nreads] {
 			l.pool.read(c, &c.ops[i], c.file.ff, c.out[rd.lo:rd.lo+rd.n], rd.off)
 		}
