@@ -91,6 +91,7 @@ type conn struct {
 	chainRetry     bool
 	spliceShort    bool // the chunk's splice-in moved less than asked (its link is broken)
 	out            []byte
+	outBox         *[]byte // the pool's box of out, given back with it (putOut)
 	outLen         int
 	outSent        int
 	readFailed     bool

@@ -199,10 +199,10 @@ func (l *loop) close() {
 		}
 		if c.inflight > 0 {
 			stuck = true
-			out := c.out
-			c.out = nil // not back to the pool: the kernel may still write it
+			out, box := c.out, c.outBox
+			c.out, c.outBox = nil, nil // not back to the pool: the kernel may still write it
 			l.release(c)
-			c.out = out
+			c.out, c.outBox = out, box
 			continue
 		}
 		l.release(c)
@@ -1170,10 +1170,11 @@ func (l *loop) fillAndSend(c *conn) {
 	c.chunkPiece, c.chunkPieceDone, c.chainRetry, c.spliceShort = c.piece, c.pieceDone, false, false
 	if c.out == nil {
 		if rep.total <= outSmallSize {
-			c.out = *(l.smallPool.Get().(*[]byte))
+			c.outBox = l.smallPool.Get().(*[]byte)
 		} else {
-			c.out = *(l.outPool.Get().(*[]byte))
+			c.outBox = l.outPool.Get().(*[]byte)
 		}
+		c.out = *c.outBox
 	}
 	c.outLen, c.outSent, c.readsPending, c.readFailed, c.directRead = 0, 0, 0, false, 0
 	fd := -1
@@ -1472,13 +1473,13 @@ func (l *loop) putOut(c *conn) {
 	if c.out == nil {
 		return
 	}
-	out := c.out
-	if cap(out) == outSmallSize {
-		l.smallPool.Put(&out)
+	// The pool gets back the pointer it gave: a new &out would be an allocation a reply.
+	if cap(c.out) == outSmallSize {
+		l.smallPool.Put(c.outBox)
 	} else {
-		l.outPool.Put(&out)
+		l.outPool.Put(c.outBox)
 	}
-	c.out = nil
+	c.out, c.outBox = nil, nil
 }
 
 // closeConn shuts the socket down so its armed receive ends, and cancels what waits on it.
