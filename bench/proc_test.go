@@ -475,8 +475,10 @@ func TestProcSamplerRSS(t *testing.T) {
 	}
 	time.Sleep(30 * time.Millisecond)
 	st := s.Stop()
-	if st.IdleRSS <= 0 || st.PeakRSS-st.IdleRSS < 60<<20 || st.PeakRSS-st.IdleRSS > 100<<20 {
-		t.Errorf("RSS idle %d, peak %d: want a growth of about 64 MiB", st.IdleRSS, st.PeakRSS)
+	// At most 4 times: the race detector's shadow memory grows with the heap (about 2.1
+	// times under -race), and a unit mistake (pages for bytes) would be 4096 times.
+	if st.IdleRSS <= 0 || st.PeakRSS-st.IdleRSS < 60<<20 || st.PeakRSS-st.IdleRSS > 256<<20 {
+		t.Errorf("RSS idle %d, peak %d: want a growth of 64 MiB or a few times that", st.IdleRSS, st.PeakRSS)
 	}
 }
 
