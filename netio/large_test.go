@@ -241,6 +241,10 @@ func TestSendfileColdPages(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("status %d, %d bytes (want %d, equal)", resp.StatusCode, len(body), len(data))
 	}
+	// The loop counts a sendfile call's bytes after the call, which the client may have
+	// read already: wait for the whole file to be counted.
+	sent := func(st LargeFileStats) int64 { return st.Read + st.Sendfile + st.Direct }
+	waitFor(t, func() bool { return sent(rs.s.LargeFileStats()) >= int64(len(data)) })
 	st := rs.s.LargeFileStats()
 	if st.Read == 0 {
 		t.Fatalf("uncached file: nothing went by READ+SEND: %+v", st)
@@ -248,6 +252,7 @@ func TestSendfileColdPages(t *testing.T) {
 	t.Logf("cold file: %+v", st)
 	// Now cached: the second time, sendfile takes all of it.
 	_, body = get(t, rs.url+"/cold.bin")
+	waitFor(t, func() bool { return sent(rs.s.LargeFileStats()) >= sent(st)+int64(len(data)) })
 	if st2 := rs.s.LargeFileStats(); !bytes.Equal(body, data) || st2.Read != st.Read || st2.Sendfile-st.Sendfile != int64(len(data)) {
 		t.Fatalf("cached file: %d bytes, stats %+v then %+v", len(body), st, st2)
 	}
