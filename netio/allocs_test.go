@@ -12,7 +12,7 @@ import (
 // (receive, parse, plan, read, send, the send buffer's trip back to its pool), on the
 // sendfile path as on the READ+SEND one. The client reuses its buffers, so what the process
 // allocates while the requests run is the server's (plus the runtime's background, which is
-// what the bound of 0.05 leaves room for).
+// what the bound leaves room for: one allocation a request is 1.00, and the runtime and the thread pool gave up to 0.08 over 500 requests on an emulated 5.10).
 func TestServeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items")
@@ -67,7 +67,7 @@ func TestServeAllocs(t *testing.T) {
 				runtime.ReadMemStats(&after)
 				per := float64(after.Mallocs-before.Mallocs) / float64(reqs)
 				t.Logf("%s: %.3f allocations per request", path, per)
-				if per > 0.05 {
+				if per > 0.25 {
 					t.Errorf("%s: %.2f allocations per request", path, per)
 				}
 			}
