@@ -310,7 +310,7 @@ func closeAll(conns []net.Conn) {
 
 func (l RateLoad) conn(ctx context.Context, k int, c net.Conn, next, end time.Time, interval time.Duration) (RateResult, error) {
 	// Latencies are kept in a slice and put in one histogram at the end: a histogram per
-	// connection would be ten thousand of them (2 GiB) at ten thousand connections.
+	// connection would be gigabytes of heap at ten thousand connections.
 	r := RateResult{lat: make([]time.Duration, 0, int(end.Sub(next)/interval)+1)}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(k)))
 	var br *bufio.Reader

@@ -12,7 +12,8 @@ import (
 // (receive, parse, plan, read, send, the send buffer's trip back to its pool), on the
 // sendfile path as on the READ+SEND one. The client reuses its buffers, so what the process
 // allocates while the requests run is the server's (plus the runtime's background, which is
-// what the bound leaves room for: one allocation a request is 1.00, and the runtime and the thread pool gave up to 0.08 over 500 requests on an emulated 5.10).
+// what the bound leaves room for: one allocation a request would be 1, the runtime's
+// background a small fraction, larger over the short run on an emulated kernel).
 func TestServeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items")

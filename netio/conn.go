@@ -140,6 +140,6 @@ func (c *conn) open(fd int) {
 const maxChainReads = 8
 
 // poolOps are a conn's threadpool reads. They live apart from the conn, allocated on its
-// first pool read, so that in uring mode (no pool) a conn does not carry their 2.5 KiB: at
-// ten thousand connections that was a fifth of the memory per connection.
+// first pool read, so that in uring mode (no pool) every connection does not carry them
+// (memory per connection: README's design notes).
 type poolOps [maxChainReads]fileio.Op
