@@ -208,6 +208,8 @@ type RateLoad struct {
 	Rate     float64
 	Conns    int
 	Duration time.Duration
+
+	started func() // tests: called when the schedule starts
 }
 
 // Run runs the load and returns what it measured.
@@ -223,17 +225,31 @@ func (l RateLoad) Run(ctx context.Context) (RateResult, error) {
 	if err != nil {
 		return RateResult{}, err
 	}
-	start := time.Now().Add(time.Millisecond)
+	// Each connection's buffers exist before the first request: allocated during the
+	// schedule, thousands of them start the client's GC in the first requests' latency.
+	res := make([]RateResult, l.Conns)
+	brs := make([]*bufio.Reader, l.Conns)
+	perConn := int(l.Duration/interval) + 2
+	bufSize := rateReadBuf(l.Paths.Size)
+	for k := range res {
+		res[k].lat = make([]time.Duration, 0, perConn)
+		if conns[k] != nil {
+			brs[k] = bufio.NewReaderSize(conns[k], bufSize)
+		}
+	}
+	if l.started != nil {
+		l.started()
+	}
+	start := time.Now().Add(startMargin(l.Conns))
 	end := start.Add(l.Duration)
 	var wg sync.WaitGroup
-	res := make([]RateResult, l.Conns)
 	errs := make([]error, l.Conns)
 	for k := 0; k < l.Conns; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			first := start.Add(interval * time.Duration(k) / time.Duration(l.Conns))
-			res[k], errs[k] = l.conn(ctx, k, conns[k], first, end, interval)
+			errs[k] = l.conn(ctx, k, &res[k], conns[k], brs[k], bufSize, first, end, interval)
 		}()
 	}
 	wg.Wait()
@@ -258,9 +274,20 @@ func (l RateLoad) Run(ctx context.Context) (RateResult, error) {
 	return out, nil
 }
 
-// rateReadBuf is each RateLoad connection's read buffer: big enough that a 1 MiB body is
-// read in few calls, small enough for ten thousand connections.
-const rateReadBuf = 32 << 10
+// rateReadBuf is the size of a RateLoad connection's read buffer for answers of size bytes:
+// the answer and its head, up to 32 KiB, so a 1 MiB body is read in few calls and ten
+// thousand connections of small answers keep a small heap (the client's GC runs while the
+// servers are timed).
+func rateReadBuf(size int64) int {
+	return int(min(max(size+1024, 4<<10), 32<<10))
+}
+
+// startMargin is how long RateLoad waits between starting conns goroutines and the first
+// request: starting thousands takes the client's CPU for tens of milliseconds, which would
+// be charged to the first requests.
+func startMargin(conns int) time.Duration {
+	return time.Millisecond + time.Duration(conns)*5*time.Microsecond
+}
 
 // dialParallel bounds the connects in flight while RateLoad opens its connections: a burst
 // of thousands of SYNs would overflow a listen backlog (nginx's is 511) and wait out the
@@ -308,15 +335,10 @@ func closeAll(conns []net.Conn) {
 	}
 }
 
-func (l RateLoad) conn(ctx context.Context, k int, c net.Conn, next, end time.Time, interval time.Duration) (RateResult, error) {
-	// Latencies are kept in a slice and put in one histogram at the end: a histogram per
-	// connection would be gigabytes of heap at ten thousand connections.
-	r := RateResult{lat: make([]time.Duration, 0, int(end.Sub(next)/interval)+1)}
+func (l RateLoad) conn(ctx context.Context, k int, r *RateResult, c net.Conn, br *bufio.Reader, bufSize int, next, end time.Time, interval time.Duration) error {
+	// Latencies are kept in a slice (made by Run) and put in one histogram at the end: a
+	// histogram per connection would be gigabytes of heap at ten thousand connections.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(k)))
-	var br *bufio.Reader
-	if c != nil {
-		br = bufio.NewReaderSize(c, rateReadBuf)
-	}
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -336,7 +358,7 @@ func (l RateLoad) conn(ctx context.Context, k int, c net.Conn, next, end time.Ti
 	var prevDone time.Time
 	for ; next.Before(end); next = next.Add(interval) {
 		if err := ctx.Err(); err != nil {
-			return r, err
+			return err
 		}
 		// A request held up by the previous answer is timed from when it was due (the server
 		// made it late); one sent late only because the timer woke late is timed from its send.
@@ -355,7 +377,7 @@ func (l RateLoad) conn(ctx context.Context, k int, c net.Conn, next, end time.Ti
 				bad("connect: " + err.Error())
 				continue
 			}
-			br = bufio.NewReaderSize(c, rateReadBuf)
+			br = bufio.NewReaderSize(c, bufSize)
 		}
 		i := 0
 		if l.Paths.Fixed == "" {
@@ -385,7 +407,7 @@ func (l RateLoad) conn(ctx context.Context, k int, c net.Conn, next, end time.Ti
 		r.OK++
 		r.lat = append(r.lat, prevDone.Sub(sent))
 	}
-	return r, nil
+	return nil
 }
 
 // readResponse reads one HTTP/1.1 response with a Content-Length and discards its body.

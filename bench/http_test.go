@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -266,6 +267,59 @@ func TestRateLoad(t *testing.T) {
 	}
 	if _, err := (RateLoad{Addr: addr}).Run(ctx); err == nil {
 		t.Fatal("a load without a rate ran")
+	}
+}
+
+// TestRateLoadAllocatesFirst: what the client allocates while the servers are timed is a
+// small constant per connection, not its read buffer (allocated during the schedule, ten
+// thousand 32 KiB buffers started the client's GC under the first requests).
+func TestRateLoadAllocatesFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				answer := []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					for range bytes.Count(buf[:n], []byte("\r\n\r\n")) {
+						if _, err := c.Write(answer); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	const conns = 400
+	var before runtime.MemStats
+	l := RateLoad{Addr: ln.Addr().String(), Paths: PathSet{Fixed: "/x", Size: 10}, Rate: 4000, Conns: conns,
+		Duration: 500 * time.Millisecond, started: func() { runtime.ReadMemStats(&before) }}
+	r, err := l.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if r.Bad != 0 || r.OK < 1500 {
+		t.Fatalf("sent %d, ok %d, bad %d (%s)", r.Sent, r.OK, r.Bad, r.FirstBad)
+	}
+	// Per connection: its goroutine, random source and request buffer; then one histogram.
+	perConn := float64(after.TotalAlloc-before.TotalAlloc) / conns
+	if perConn > 4096 {
+		t.Errorf("%.0f bytes a connection allocated during the schedule (%d requests)", perConn, r.OK)
 	}
 }
 
