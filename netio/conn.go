@@ -21,9 +21,10 @@ const (
 
 // conn is one client connection, owned by its loop and reused from the loop's slot table.
 //
-// Buffer ownership: c.out (a pooled 16 KiB or 256 KiB buffer, taken only while a reply is sent)
-// is written by the kernel (READ) and read by it (SEND) while those SQEs are in flight; the
-// conn keeps it referenced until their CQEs are reaped and only then returns it to the pool.
+// Buffer ownership: c.out (a pooled 16 KiB or 256 KiB buffer, sized by what a chunk gathers,
+// taken only while a reply's chunks go through it, not while sendfile or splice sends a large
+// piece) is written by the kernel (READ) and read by it (SEND) while those SQEs are in flight;
+// the conn keeps it referenced until their CQEs are reaped and only then returns it to the pool.
 // c.pathz, c.how and c.stx are read or written by OPENAT2/STATX in flight; they live in this
 // heap-allocated conn, never on a stack. Received bytes arrive in the loop's provided buffers
 // and are copied into c.in, so a buffer goes back to the kernel as soon as its CQE is seen.

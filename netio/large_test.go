@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -420,4 +421,67 @@ func keepAliveClient(t *testing.T, base string) (get func(path string, hdr ...st
 		return resp.StatusCode, body
 	}
 	return get, client.CloseIdleConnections
+}
+
+// TestLargeRepliesHoldNoBuffer: while sendfile or splice sends a large file to a client that
+// does not read, the connection holds no send buffer (its head went through a small one,
+// given back before the body). Each used to hold 256 KiB for its whole reply: ten thousand
+// busy connections were gigabytes of heap.
+func TestLargeRepliesHoldNoBuffer(t *testing.T) {
+	data := make([]byte, 8<<20)
+	rand.New(rand.NewSource(3)).Read(data)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "big.bin"), data)
+	for _, m := range []mode{{"sendfile", Config{}}, {"splice", Config{LargeFiles: "splice"}}} {
+		t.Run(m.name, func(t *testing.T) {
+			rs := start(t, m, dir, nil)
+			if m.cfg.LargeFiles == "" && !SendfileUsable(rs.s.Features()) {
+				t.Skipf("no cachestat(2) on %s: the sendfile path is never taken", rs.s.Features().Release)
+			}
+			if _, body := get(t, rs.url+"/big.bin"); !bytes.Equal(body, data) { // cached now
+				t.Fatalf("%d bytes, want %d", len(body), len(data))
+			}
+			heap := func() uint64 {
+				runtime.GC()
+				runtime.GC() // pooled buffers are dropped by the second
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return ms.HeapInuse
+			}
+			before := heap()
+			const conns = 64
+			var held []net.Conn
+			defer func() {
+				for _, c := range held {
+					c.Close()
+				}
+			}()
+			for range conns {
+				c, err := net.Dial("tcp", rs.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, c)
+				c.(*net.TCPConn).SetReadBuffer(4096)
+				if _, err := io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Every reply is under way: its head and part of its body are in the socket.
+			st := rs.s.LargeFileStats()
+			waitFor(t, func() bool {
+				now := rs.s.LargeFileStats()
+				return now.Sendfile+now.Splice-st.Sendfile-st.Splice >= conns*64<<10
+			})
+			time.Sleep(50 * time.Millisecond)
+			grown := int64(heap()) - int64(before)
+			if now := rs.s.LargeFileStats(); now.Read != st.Read || now.Direct != st.Direct {
+				t.Fatalf("the cached file was read: %+v then %+v", st, now)
+			}
+			if grown > conns*16<<10 {
+				t.Errorf("the heap grew by %d KiB with %d large replies waiting on their clients (%d KiB each)", grown>>10, conns, grown/conns>>10)
+			}
+			t.Logf("heap grew by %d KiB with %d large replies waiting", grown>>10, conns)
+		})
+	}
 }

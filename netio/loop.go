@@ -1168,14 +1168,6 @@ func (l *loop) fillAndSend(c *conn) {
 	}
 	rep := &c.rep
 	c.chunkPiece, c.chunkPieceDone, c.chainRetry, c.spliceShort = c.piece, c.pieceDone, false, false
-	if c.out == nil {
-		if rep.total <= outSmallSize {
-			c.outBox = l.smallPool.Get().(*[]byte)
-		} else {
-			c.outBox = l.outPool.Get().(*[]byte)
-		}
-		c.out = *c.outBox
-	}
 	c.outLen, c.outSent, c.readsPending, c.readFailed, c.directRead = 0, 0, 0, false, 0
 	fd := -1
 	if c.file != nil {
@@ -1183,15 +1175,20 @@ func (l *loop) fillAndSend(c *conn) {
 	}
 	c.more = false
 	// uncached: the large piece at c.piece was not (all) in the page cache; sendfile says so.
-	uncached := false
+	uncached, readLarge := false, false
 	if l.large != largeRead && c.piece < len(rep.pieces) {
 		if p := &rep.pieces[c.piece]; p.file && p.n >= largeMin {
+			// Nothing in flight uses c.out between chunks, and sendfile and splice do not
+			// use it at all: a buffer kept from the head's chunk goes back to the pool for
+			// as long as the body takes.
+			l.putOut(c)
 			if l.sendLarge(c, fd, p) {
 				return
 			}
-			uncached = l.large == largeSendfile
+			uncached, readLarge = l.large == largeSendfile, true
 		}
 	}
+	l.sizeOut(c, l.chunkBytes(c, readLarge))
 	var reads [maxChainReads]struct {
 		lo, n  int
 		off    int64
@@ -1466,6 +1463,44 @@ func (l *loop) finishReply(c *conn) {
 		return
 	}
 	l.process(c)
+}
+
+// chunkBytes returns how many bytes the chunk starting at c.piece gathers in c.out, counting
+// up to outSmallSize+1: literal bytes and file pieces up to the next large piece that goes by
+// sendfile or splice, and that piece too when it is the first and is read (readFirst).
+func (l *loop) chunkBytes(c *conn, readFirst bool) int {
+	n := int64(0)
+	for i := c.piece; i < len(c.rep.pieces) && n <= outSmallSize; i++ {
+		p := &c.rep.pieces[i]
+		if l.large != largeRead && p.file && p.n >= largeMin && !(i == c.piece && readFirst) {
+			break
+		}
+		size := p.n
+		if !p.file {
+			size = int64(p.hi - p.lo)
+		}
+		if i == c.piece {
+			size -= c.pieceDone
+		}
+		n += size
+	}
+	return int(min(n, outSmallSize+1))
+}
+
+// sizeOut gives c a send buffer for a chunk of need bytes: the small one when it holds them
+// (a head before sendfile needs no 256 KiB; ten thousand busy connections would hold
+// gigabytes of them), else the large one. Called between chunks, when no SQE uses c.out.
+func (l *loop) sizeOut(c *conn, need int) {
+	if c.out != nil && (cap(c.out) != outSmallSize || need <= outSmallSize) {
+		return
+	}
+	l.putOut(c)
+	if need <= outSmallSize {
+		c.outBox = l.smallPool.Get().(*[]byte)
+	} else {
+		c.outBox = l.outPool.Get().(*[]byte)
+	}
+	c.out = *c.outBox
 }
 
 // putOut returns c's send buffer to its pool; only called when no SQE uses it any more.
