@@ -285,7 +285,7 @@ func TestColdReadsDirect(t *testing.T) {
 	if code, body := fetch(); code != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("first: status %d, %d bytes (want %d, equal); log: %s", code, len(body), size, rs.logText())
 	}
-	st := rs.s.LargeFileStats()
+	st := settledStats(t, rs, size)
 	if st.Direct != size&^(directAlign-1) || st.Read != size%directAlign || st.Sendfile != 0 {
 		t.Fatalf("first request: %+v, want Direct %d and Read %d", st, size&^(directAlign-1), size%directAlign)
 	}
@@ -295,7 +295,7 @@ func TestColdReadsDirect(t *testing.T) {
 	if code, body := fetch(); code != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("second: status %d, %d bytes", code, len(body))
 	}
-	st2 := rs.s.LargeFileStats()
+	st2 := settledStats(t, rs, 2*size)
 	// Buffered: READs, then sendfile for what their readahead brought in.
 	if st2.Direct != st.Direct || st2.Read == st.Read || (st2.Read-st.Read)+(st2.Sendfile-st.Sendfile) != size {
 		t.Fatalf("second use of the file: %+v then %+v, want it read buffered", st, st2)
@@ -303,7 +303,7 @@ func TestColdReadsDirect(t *testing.T) {
 	if code, body := fetch(); code != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("third: status %d, %d bytes", code, len(body))
 	}
-	if st3 := rs.s.LargeFileStats(); st3.Sendfile-st2.Sendfile != size {
+	if st3 := settledStats(t, rs, 3*size); st3.Sendfile-st2.Sendfile != size {
 		t.Fatalf("third (cached) request: %+v then %+v, want all by sendfile", st2, st3)
 	}
 	// A new entry (another path to the same file is another key) at an unaligned offset.
@@ -338,13 +338,28 @@ func TestColdReadsDirectRefused(t *testing.T) {
 		}
 		evict()
 	}
-	st := rs.s.LargeFileStats()
+	st := settledStats(t, rs, 2*int64(len(data)))
 	if st.Direct != 0 || st.Read == 0 || st.Read+st.Sendfile != 2*int64(len(data)) {
 		t.Fatalf("stats %+v: want nothing counted as direct, all read buffered", st)
 	}
 	if n := strings.Count(rs.logText(), "O_DIRECT read"); n != 1 {
 		t.Fatalf("%d refusals logged, want 1: %s", n, rs.logText())
 	}
+}
+
+// settledStats waits until the large-file counts add up to total bytes, then returns them.
+// The loop counts a sendfile call's bytes after the call returns, so a client can have read
+// them all before they are counted; READ and O_DIRECT bytes are counted before they are read.
+func settledStats(t *testing.T, rs *running, total int64) LargeFileStats {
+	t.Helper()
+	var st LargeFileStats
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if st = rs.s.LargeFileStats(); st.Read+st.Splice+st.Sendfile+st.Direct >= total {
+			return st
+		}
+	}
+	t.Fatalf("large-file counts %+v after 5 s, want %d bytes in all", st, total)
+	return st
 }
 
 // logText returns what the server logged so far.
