@@ -60,7 +60,8 @@ type loop struct {
 
 	cqes     []*ring.CQE
 	done     []cqe // the CQEs of one reap pass, copied out before their handlers run
-	chainMax int   // SQEs of the longest link chain: its READs and the SEND
+	rate     cqeRate
+	chainMax int // SQEs of the longest link chain: its READs and the SEND
 
 	// Work that found the SQ full waits here, oldest first, for drainUnqueued.
 	unqueued                               []unqueued
@@ -276,9 +277,11 @@ func (l *loop) run() error {
 		}
 		// Handlers set deadlines from l.now: not from before a wait of up to a tick.
 		l.now = time.Now()
-		if l.reap() > 0 {
+		got := l.reap()
+		if got > 0 {
 			l.nomemSince = time.Time{} // completions come in: the loop is not stuck
 		}
+		l.rate.add(got, l.now)
 		l.drainUnqueued()
 		l.rearmStarved()
 		l.now = time.Now()
@@ -353,11 +356,49 @@ func (l *loop) reap() int {
 	}
 }
 
-// batchTarget is how many completions a wait aims for: half the loop's share of the open
-// connections, at most 64. Config.BatchWait bounds how long it waits for them.
+// batchTarget is how many completions a wait aims for: as many as came in over the last
+// BatchWait at the loop's recent rate, and no more than half the loop's share of the open
+// connections, or 64. Config.BatchWait bounds how long it waits for them. Below two it is
+// a plain wait: waiting for completions that are not coming only delays the ones that are
+// (a few busy clients among idle or disk-bound connections lose a quarter of their rate).
 func (l *loop) batchTarget() uint32 {
 	n := uint32(l.s.conns.Load()) / uint32(l.s.cfg.Loops) / 2
-	return min(n, 64)
+	return min(n, 64, l.rate.expected(l.s.cfg.BatchWait))
+}
+
+// cqeRate follows how many completions a loop reaps per second, smoothed over windows of
+// rateWindow.
+type cqeRate struct {
+	perSec     float64 // smoothed
+	n          int     // reaped in the current window
+	windowFrom time.Time
+}
+
+const rateWindow = time.Millisecond
+
+// add counts n completions reaped at now.
+func (r *cqeRate) add(n int, now time.Time) {
+	r.n += n
+	if r.windowFrom.IsZero() {
+		r.windowFrom = now
+		return
+	}
+	d := now.Sub(r.windowFrom)
+	if d < rateWindow {
+		return
+	}
+	// Each window weighs by its length, so one long idle wait pulls the rate down at once.
+	w := min(1, float64(d)/float64(8*rateWindow))
+	r.perSec += (float64(r.n)/d.Seconds() - r.perSec) * w
+	r.n, r.windowFrom = 0, now
+}
+
+// expected is how many completions the rate brings in d.
+func (r *cqeRate) expected(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	return uint32(min(r.perSec*d.Seconds(), 1<<16))
 }
 
 // armAccept arms an accept on each listener that has none armed.

@@ -59,8 +59,9 @@ type Config struct {
 	MaxConns          int           // default 10000: above it new connections get 503 and are closed
 
 	// BatchWait is how long a loop that has some completions waits for more before handling
-	// them, on kernels with IORING_FEAT_MIN_TIMEOUT (6.12+): fewer wakeups and context
-	// switches under load, at most this much added latency. Default 50µs; negative disables.
+	// them, on kernels with IORING_FEAT_MIN_TIMEOUT (6.12+), when its recent rate brings at
+	// least two more in that time: fewer wakeups and syscalls under load, at most this much
+	// added latency. Default 50µs; negative disables.
 	BatchWait time.Duration
 
 	// LargeFiles picks how file pieces of 64 KiB and more are sent in the uring file IO mode
