@@ -1,6 +1,13 @@
 package netio
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -51,4 +58,58 @@ func TestBatchTargetFollowsRate(t *testing.T) {
 	if got := l.batchTarget(); got != 0 {
 		t.Fatalf("BatchWait disabled: target %d, want 0", got)
 	}
+}
+
+// TestBatchWaitServes runs the server with batched waits on (they are off by default) under
+// 32 keep-alive clients, then under a lone one, whose trickle of completions turns the waits
+// into plain ones: every answer is whole either way.
+func TestBatchWaitServes(t *testing.T) {
+	root := testRoot(t)
+	want, err := os.ReadFile(filepath.Join(root, "4k.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := start(t, mode{"uring-batch", Config{BatchWait: 200 * time.Microsecond}}, root, nil)
+	if !rs.s.Features().MinTimeout {
+		t.Logf("no IORING_FEAT_MIN_TIMEOUT on %s: the waits are plain ones", rs.s.Features().Release)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			for range 100 {
+				resp, err := client.Get(rs.url + "/4k.bin")
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, want) {
+					errs <- fmt.Errorf("status %d, %d bytes, %v", resp.StatusCode, len(body), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	get, closeIdle := keepAliveClient(t, rs.url)
+	defer closeIdle()
+	var slowest time.Duration
+	for range 50 {
+		t0 := time.Now()
+		if code, body := get("/4k.bin"); code != 200 || !bytes.Equal(body, want) {
+			t.Fatalf("lone request: status %d, %d bytes", code, len(body))
+		}
+		slowest = max(slowest, time.Since(t0))
+	}
+	t.Logf("slowest lone request %v", slowest)
 }
