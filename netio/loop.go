@@ -360,7 +360,7 @@ func (l *loop) reap() int {
 // BatchWait at the loop's recent rate, and no more than half the loop's share of the open
 // connections, or 64. Config.BatchWait bounds how long it waits for them. Below two it is
 // a plain wait: waiting for completions that are not coming only delays the ones that are
-// (a few busy clients among idle or disk-bound connections lose a quarter of their rate).
+// (a few busy clients among idle or disk-bound connections would wait on every pass).
 func (l *loop) batchTarget() uint32 {
 	n := uint32(l.s.conns.Load()) / uint32(l.s.cfg.Loops) / 2
 	return min(n, 64, l.rate.expected(l.s.cfg.BatchWait))
