@@ -281,7 +281,9 @@ func (l *loop) run() error {
 		if got > 0 {
 			l.nomemSince = time.Time{} // completions come in: the loop is not stuck
 		}
-		l.rate.add(got, l.now)
+		if l.s.cfg.BatchWait > 0 {
+			l.rate.add(got, l.now) // only batched waits use it
+		}
 		l.drainUnqueued()
 		l.rearmStarved()
 		l.now = time.Now()
@@ -1529,8 +1531,8 @@ func (l *loop) chunkBytes(c *conn, readFirst bool) int {
 }
 
 // sizeOut gives c a send buffer for a chunk of need bytes: the small one when it holds them
-// (a head before sendfile needs no 256 KiB; ten thousand busy connections would hold
-// gigabytes of them), else the large one. Called between chunks, when no SQE uses c.out.
+// (a head before sendfile needs no large buffer, and every busy connection would hold one),
+// else the large one. Called between chunks, when no SQE uses c.out.
 func (l *loop) sizeOut(c *conn, need int) {
 	if c.out != nil && (cap(c.out) != outSmallSize || need <= outSmallSize) {
 		return
