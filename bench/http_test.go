@@ -271,8 +271,8 @@ func TestRateLoad(t *testing.T) {
 }
 
 // TestRateLoadAllocatesFirst: what the client allocates while the servers are timed is a
-// small constant per connection, not its read buffer (allocated during the schedule, ten
-// thousand 32 KiB buffers started the client's GC under the first requests).
+// small constant per connection, not its read buffer (allocated during the schedule, the
+// buffers of thousands of connections started the client's GC under the first requests).
 func TestRateLoadAllocatesFirst(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

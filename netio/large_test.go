@@ -440,8 +440,8 @@ func keepAliveClient(t *testing.T, base string) (get func(path string, hdr ...st
 
 // TestLargeRepliesHoldNoBuffer: while sendfile or splice sends a large file to a client that
 // does not read, the connection holds no send buffer (its head went through a small one,
-// given back before the body). Each used to hold 256 KiB for its whole reply: ten thousand
-// busy connections were gigabytes of heap.
+// given back before the body). Each used to hold a large buffer for its whole reply, so the
+// heap grew with every busy connection.
 func TestLargeRepliesHoldNoBuffer(t *testing.T) {
 	data := make([]byte, 8<<20)
 	rand.New(rand.NewSource(3)).Read(data)
