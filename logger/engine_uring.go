@@ -194,16 +194,21 @@ type uringProbe struct {
 	// may be (the kernel ties io-wq work to the submitting thread).
 	foreign atomic.Int64
 	tid     int // the writer's thread since pin (writer goroutine only)
+	// features is what the ring may use, capped by Options.KernelCompat (set by New).
+	features *ring.Features
 }
 
-func newUringEngine(queueSize int, tune uringTuning) (engine, error) {
+func newUringEngine(queueSize int, compat string, tune uringTuning) (engine, error) {
 	entries := uint32(queueSize + 8)
 	if tune.sqEntries > 0 {
 		entries = tune.sqEntries
 	}
-	r, err := ring.New(ring.Options{Entries: entries, Faults: tune.faults})
+	r, err := ring.New(ring.Options{Entries: entries, KernelCompat: compat, Faults: tune.faults})
 	if err != nil {
 		return nil, fmt.Errorf("logger: io_uring setup: %w", err)
+	}
+	if tune.probe != nil {
+		tune.probe.features = r.Features()
 	}
 	nt, err := ring.NewNotifier(r)
 	if err != nil {

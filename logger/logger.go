@@ -90,7 +90,7 @@ func New(opts Options) (*Logger, error) {
 	var eng engine
 	switch o.Engine {
 	case EngineUring:
-		eng, err = newUringEngine(o.QueueSize, o.uring)
+		eng, err = newUringEngine(o.QueueSize, o.KernelCompat, o.uring)
 		if _, unavailable := ring.IsUnavailable(err); unavailable && opts.Engine == "" {
 			o.Engine, err = EngineThread, nil
 		} else if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uringd/uringd/ring"
 	"golang.org/x/sys/unix"
 )
 
@@ -139,5 +140,40 @@ func TestEngineFallback(t *testing.T) {
 	t.Setenv("URINGD_KERNEL_COMPAT", "")
 	if l := newLogger(t, Options{Path: logPath(t)}); l.Engine() != EngineUring {
 		t.Errorf("default engine: %s", l.Engine())
+	}
+}
+
+// TestEngineKernelCompat caps the logger's ring through Options.KernelCompat, as serve
+// --kernel-compat does, with the environment variable unset: the option alone must reach
+// the ring, with the same fallback as the variable, and a version that does not parse is
+// an error naming it.
+func TestEngineKernelCompat(t *testing.T) {
+	t.Setenv("URINGD_KERNEL_COMPAT", "")
+	l := newLogger(t, Options{Path: logPath(t), KernelCompat: "5.1"})
+	if l.Engine() != EngineThread {
+		t.Errorf("default engine capped to 5.1 by the option: %s", l.Engine())
+	}
+	if _, err := New(Options{Path: logPath(t), Engine: EngineUring, KernelCompat: "5.1"}); err == nil {
+		t.Error("explicit EngineUring capped to 5.1 should fail")
+	} else if _, unavailable := ring.IsUnavailable(err); !unavailable {
+		t.Errorf("explicit EngineUring capped to 5.1: %v, want ring's unavailable error", err)
+	}
+	// 5.10 has what the logger needs: the ring is capped, not refused.
+	o := Options{Path: logPath(t), KernelCompat: "5.10"}
+	probe := new(uringProbe)
+	o.uring.probe = probe
+	l = newLogger(t, o)
+	if l.Engine() != EngineUring {
+		t.Errorf("engine capped to 5.10: %s", l.Engine())
+	}
+	if f := probe.features; f == nil || f.Effective() != (ring.Version{Major: 5, Minor: 10}) || f.ExtArg {
+		t.Errorf("ring capped to 5.10: features %+v", f)
+	}
+	l.Info("capped")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Path: logPath(t), KernelCompat: "five"}); err == nil || !strings.Contains(err.Error(), "five") {
+		t.Errorf("KernelCompat %q: %v, want an error naming it", "five", err)
 	}
 }

@@ -169,6 +169,10 @@ type Options struct {
 	// DropReport is where dropped records are announced: DropReportRecord (default, in the
 	// file) or DropReportOnError.
 	DropReport DropReport
+	// KernelCompat caps EngineUring's ring to an older kernel's io_uring features (e.g.
+	// "5.10"), as ring.Options.KernelCompat does; empty means $URINGD_KERNEL_COMPAT, if set.
+	// Below what the logger needs, an empty Engine falls back to EngineThread.
+	KernelCompat string
 
 	// uring tunes EngineUring's ring for tests (injected faults, a tiny SQ, a forced
 	// generation wrap); in-package tests set it, production leaves it zero.

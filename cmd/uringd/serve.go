@@ -153,6 +153,10 @@ func serveCommand() *cli.Command {
 					}
 				}
 			}()
+			// Before the serving line, which says the server is ready.
+			if alog.lg != nil {
+				fmt.Fprintf(c.App.ErrWriter, "uringd: access log %s, written by the logger's %s engine\n", c.String("access-log"), alog.lg.Engine())
+			}
 			fmt.Fprintf(c.App.ErrWriter, "uringd: serving %s on %s with %s\n", cfg.Root, servingLine(srv), srv)
 			if mx != nil {
 				mx.serve()
@@ -289,6 +293,8 @@ func openAccessLog(c *cli.Context, cfg *netio.Config) (*accessLog, error) {
 			// JSON warning among the access log's own lines.
 			DropReport: logger.DropReportOnError,
 			OnError:    (&errorLines{w: c.App.ErrWriter, every: time.Second}).report,
+			// The log's ring is capped with the loops' rings, so one flag tests every fallback.
+			KernelCompat: c.String("kernel-compat"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("access log: %w", err)

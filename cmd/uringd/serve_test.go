@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uringd/uringd/ring"
 	"golang.org/x/sys/unix"
 )
 
@@ -273,6 +274,44 @@ func waitExit(t *testing.T, cmd *exec.Cmd) int {
 		t.Fatal("serve did not exit within 15 s")
 	}
 	return -1
+}
+
+// TestServeAccessLogKernelCompat: --kernel-compat caps the access log's ring as it caps the
+// loops'. Capped below io_uring (5.1, with the std network engine) the log falls back to the
+// logger's thread engine; capped to 5.10 it keeps io_uring. Either way every request served
+// is in the log once the server exits.
+func TestServeAccessLogKernelCompat(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "a.txt"), []byte("alpha\n"), 0o644)
+	for _, c := range []struct {
+		compat, engine string
+		args           []string
+	}{{"5.1", "thread", []string{"--net", "std"}}, {"5.10", "uring", nil}} {
+		t.Run(c.compat, func(t *testing.T) {
+			t.Setenv(ring.CompatEnv, "") // the flag alone must reach the log's ring
+			alog := filepath.Join(t.TempDir(), "access.log")
+			var lines childLines
+			args := append([]string{"--root", root, "--access-log", alog, "--kernel-compat", c.compat}, c.args...)
+			cmd, url := serveChildWith(t, nil, &lines, args...)
+			if l := lines.line("access log "); !strings.Contains(l, "logger's "+c.engine+" engine") {
+				t.Errorf("startup line %q: want the logger's %s engine", l, c.engine)
+			}
+			for range 3 {
+				if got := httpGet(t, url+"/a.txt"); got != "alpha\n" {
+					t.Fatalf("/a.txt = %q", got)
+				}
+			}
+			http.DefaultClient.CloseIdleConnections()
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("serve after SIGTERM: %v (want exit 0)", err)
+			}
+			b, err := os.ReadFile(alog)
+			if n := strings.Count(string(b), "GET /a.txt"); err != nil || n != 3 {
+				t.Errorf("access log: %d entries for /a.txt, %v; want 3:\n%s", n, err, b)
+			}
+		})
+	}
 }
 
 // TestServeAccessLogStdoutClosed: with --access-log -, the reader of stdout goes away after
