@@ -12,3 +12,7 @@ func WithRingFaults(opts *Options, f *ring.Faults, cqEntries uint32) {
 // WithKernelCancels makes every nth operation of the uring engine's loops complete as if
 // the kernel had cancelled it unasked (-ECANCELED, the operation never run).
 func WithKernelCancels(opts *Options, n uint64) { opts.cancelEvery = n }
+
+// QueueResubmitStalls is how often a uring Queue had Ops the kernel cancelled unasked to
+// submit again and found the SQ full with the kernel refusing to take it.
+func QueueResubmitStalls(q Queue) uint64 { return q.(*uringQueue).stalls }

@@ -7,10 +7,12 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/uringd/uringd/fileio"
+	"github.com/uringd/uringd/ring"
 )
 
 // The kernel cancels queued io-wq work it cannot start a worker for, even of a thread that
@@ -143,5 +145,110 @@ func TestUringQueueKernelCancels(t *testing.T) {
 				t.Fatalf("read: %d, %v; want ECANCELED and the file's name", o.N, o.Err)
 			}
 		})
+	}
+}
+
+// Ops the kernel cancelled unasked wait to be submitted again while the SQ is full of
+// cancellations and the kernel refuses every submission for a while: Cancel says the SQ is
+// full and names the Op, Reap pauses instead of waiting for a completion that cannot come
+// (or returns the refusal, for an errno that is not a "try again"), and once the kernel
+// takes SQEs again every Op completes once with the file's bytes.
+func TestUringQueueKernelCancelsFullSQ(t *testing.T) {
+	const size, depth = 64 << 10, 8
+	dir, name, data := testFile(t, size)
+	modes := []struct {
+		name string
+		opts fileio.QueueOptions
+	}{{"enter", fileio.QueueOptions{}}, {"park", fileio.QueueOptions{Park: true}}, {"notify", fileio.QueueOptions{Notify: func() {}}}}
+	for _, errno := range []syscall.Errno{syscall.EAGAIN, syscall.EBUSY, syscall.ENOMEM} {
+		for _, compat := range []string{"", "5.10"} {
+			for _, mode := range modes {
+				t.Run(errno.Error()+"/"+mode.name+"/compat="+compat, func(t *testing.T) {
+					// refuse > 0 refuses that many more submitting io_uring_enter calls.
+					var refuse, refused atomic.Int64
+					faults := &ring.Faults{Enter: func(c ring.EnterCall) ring.Fault {
+						if c.ToSubmit == 0 || refuse.Load() <= 0 {
+							return ring.Fault{}
+						}
+						refuse.Add(-1)
+						refused.Add(1)
+						return ring.Fault{Errno: errno}
+					}}
+					opts := fileio.Options{RingEntries: 8, KernelCompat: compat}
+					fileio.WithRingFaults(&opts, faults, 0)
+					fileio.WithKernelCancels(&opts, 2) // every second Op never runs the first time
+					e := newFaultEngine(t, opts)
+					defer e.Close()
+					f, err := e.Open(context.Background(), openDir(t, dir), name, os.O_RDONLY, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					q, err := e.NewQueue(depth, mode.opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer q.Close()
+					ops := make([]*fileio.Op, depth)
+					for i := range ops {
+						ops[i] = &fileio.Op{Code: fileio.OpRead, File: f, Buf: make([]byte, 4096), Off: int64(i * 4096)}
+						if err := q.Submit(ops[i]); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := q.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					// The kernel has every SQE; from now on it refuses. Cancels of ops[0] (which
+					// completes anyway) fill the SQ, and one more finds no room.
+					refuse.Store(20)
+					for range depth {
+						if err := q.Cancel(ops[0]); err != nil {
+							t.Fatalf("cancel with SQEs free: %v", err)
+						}
+					}
+					if err := q.Cancel(ops[0]); !errors.Is(err, ring.ErrBusy) || !strings.Contains(err.Error(), "cancel read "+f.Name()) {
+						t.Fatalf("cancel with the SQ full and the kernel refusing: %v; want ErrBusy naming the read and its file", err)
+					}
+					out := make([]*fileio.Op, depth)
+					got, reapErrs := 0, 0
+					for got < depth {
+						n, err := q.Reap(out[got:], depth-got)
+						if err != nil {
+							if !errors.Is(err, errno) {
+								t.Fatalf("Reap: %v; want the refusal's %v", err, errno)
+							}
+							if reapErrs++; reapErrs > 100 {
+								t.Fatalf("Reap kept failing: %v", err)
+							}
+						}
+						got += n
+					}
+					seen := map[*fileio.Op]bool{}
+					for _, o := range out {
+						if seen[o] {
+							t.Fatalf("read at %d came back twice", o.Off)
+						}
+						seen[o] = true
+						if o.Err != nil || o.N != 4096 || !bytes.Equal(o.Buf, data[o.Off:o.Off+4096]) {
+							t.Errorf("read at %d: %d, %v, or the wrong bytes", o.Off, o.N, o.Err)
+						}
+					}
+					if q.InFlight() != 0 {
+						t.Errorf("%d still in flight", q.InFlight())
+					}
+					stalls := fileio.QueueResubmitStalls(q)
+					t.Logf("refused %d submissions, %d resubmits found the SQ full, %d Reap errors", refused.Load(), stalls, reapErrs)
+					// ENOMEM is not a "try again": Reap returns it from the submit before it
+					// reaps, so no Op is cancelled unasked until the kernel takes SQEs again.
+					if stalls == 0 && errno != syscall.ENOMEM {
+						t.Error("no resubmit found the SQ full: the test did not reach the path")
+					}
+					if errno == syscall.ENOMEM && reapErrs == 0 {
+						t.Error("Reap never returned the refusal")
+					}
+				})
+			}
+		}
 	}
 }

@@ -44,6 +44,7 @@ type uringQueue struct {
 	again       []*Op
 	cancelEvery uint64 // Options.cancelEvery
 	prepared    uint64
+	stalls      uint64 // resubmits that found the SQ full and the kernel refusing (for tests)
 }
 
 func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
@@ -146,10 +147,14 @@ func (q *uringQueue) resubmit() {
 	for len(q.again) > 0 {
 		s := q.r.GetSQE()
 		if s == nil {
+			// The SQ is full: submit to make room. Refused, the Ops wait in again for the
+			// next Flush or Reap, which pauses first when nothing else can complete.
 			if _, err := q.r.Submit(); err != nil {
+				q.stalls++
 				return
 			}
 			if s = q.r.GetSQE(); s == nil {
+				q.stalls++
 				return
 			}
 		}
@@ -210,7 +215,9 @@ func (q *uringQueue) Reap(out []*Op, min int) (int, error) {
 			time.Sleep(resubmitPause)
 			continue
 		}
-		if q.inKern {
+		if q.inKern || q.r.CQReady() > 0 {
+			// Completions are still in the CQ when peek's batch, capped by out, went to
+			// cancels': reap them rather than wait for a wakeup they already spent.
 			continue
 		}
 		if q.notify != nil {
