@@ -64,7 +64,8 @@ func HTTPTableColumns() []Column {
 		ExtraCol("rate-ok%", "rate_ok_pct", 1),
 		ExtraCol("cpu/req(µs)", "cpu_us_per_req", 1), ExtraCol("sys/req", "syscalls_per_req", 2),
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
-		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1)}
+		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1),
+		ExtraCol("steal%", "steal_pct", 1)}
 }
 
 func ms(d time.Duration) float64 {
@@ -335,6 +336,9 @@ func stepLine(r *Result) string {
 	if r.OSThreads > 0 {
 		s += fmt.Sprintf("  threads %d  io-wq %d", r.OSThreads, r.IOWQWorkers)
 	}
+	if v := r.Extra["steal_pct"]; v >= 0.05 {
+		s += fmt.Sprintf("  steal %.1f%%", v)
+	}
 	return s
 }
 
@@ -477,6 +481,13 @@ func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, rou
 			return res, err
 		}
 	}
+	// The hypervisor's share of the CPUs over the whole row, throughput and latency phases.
+	cpu0, cpuErr := ReadCPUTimes()
+	setSteal := func() {
+		if cpu1, err := ReadCPUTimes(); err == nil && cpuErr == nil {
+			res.SetExtra("steal_pct", StealPct(cpu0, cpu1))
+		}
+	}
 	pids := rs.pids()
 	sampler, err := StartProcSampler(ctx, 0, pids...)
 	if err != nil {
@@ -549,6 +560,7 @@ func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, rou
 		}
 	}
 	if b.HotRate <= 0 {
+		setSteal()
 		return res, nil
 	}
 
@@ -589,6 +601,7 @@ func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, rou
 		pts = append(pts, cdfPoint{p, rr.Hist.Percentile(p)})
 	}
 	r.cdf[cdfKey{name, rs.srv.Name, round}] = pts
+	setSteal()
 	return res, nil
 }
 
@@ -622,7 +635,8 @@ func (r *httpRun) fio(ctx context.Context, round int) (Result, error) {
 func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, servers []HTTPServer) error {
 	notes := []string{
 		fmt.Sprintf("Load: wrk (one thread, %d connections, %v per phase) for throughput and for what the server costs; "+
-			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase; rss(MiB) is their resident memory at peak and KiB/conn its growth over the phase per connection wrk held open (user memory only: the kernel's socket buffers are not in it).", b.Conns, b.Duration),
+			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase; rss(MiB) is their resident memory at peak and KiB/conn its growth over the phase per connection wrk held open (user memory only: the kernel's socket buffers are not in it). "+
+			"steal%% is the share of the machine's CPU time the hypervisor gave to others while the row was measured (/proc/stat): a virtual machine whose host is busy loses its CPUs for milliseconds at a time, and every server's and client's latency shows it.", b.Conns, b.Duration),
 		fmt.Sprintf("Latency (p50 … max): %s's own fixed-rate client, %d keep-alive connections offering %.0f requests/s in all, each request timed from when it was due to be sent, so a stalled server is charged for the requests it held up (wrk measures from when it sends, which hides stalls). rate-ok%% is the share of the offered requests answered right in time.",
 			"bench http", b.HotConns, b.HotRate),
 	}

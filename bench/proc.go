@@ -650,3 +650,51 @@ func ticks(t uint64) time.Duration {
 	hz := clockTicks()
 	return time.Duration(t/uint64(hz))*time.Second + time.Duration(t%uint64(hz))*time.Second/time.Duration(hz)
 }
+
+// CPUTimes is the machine's CPU time in clock ticks, summed over every CPU, from the "cpu"
+// line of /proc/stat.
+type CPUTimes struct {
+	Total uint64 // every state: user, nice, system, idle, iowait, irq, softirq, steal
+	Steal uint64 // time a hypervisor ran something else while this VM's CPU wanted to run
+}
+
+// ReadCPUTimes reads /proc/stat.
+func ReadCPUTimes() (CPUTimes, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUTimes{}, fmt.Errorf("cpu times: %w", err)
+	}
+	return parseCPUStat(b)
+}
+
+// parseCPUStat reads the aggregate "cpu" line of /proc/stat: user nice system idle iowait
+// irq softirq steal, then guest and guest_nice, which user and nice already count.
+func parseCPUStat(b []byte) (CPUTimes, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return CPUTimes{}, fmt.Errorf("cpu times: /proc/stat starts %q, not the cpu line with 8 states", line)
+	}
+	var t CPUTimes
+	for i, s := range f[1:9] {
+		v, err := strconv.ParseUint(string(s), 10, 64)
+		if err != nil {
+			return CPUTimes{}, fmt.Errorf("cpu times: /proc/stat field %d %q: %w", i+1, s, err)
+		}
+		t.Total += v
+		if i == 7 {
+			t.Steal = v
+		}
+	}
+	return t, nil
+}
+
+// StealPct is the share of the CPU time from a to b that the hypervisor took (0 on bare
+// metal): a loaded VM whose host is busy loses its CPUs for milliseconds at a time, which
+// shows in every latency measured on it.
+func StealPct(a, b CPUTimes) float64 {
+	if b.Total <= a.Total || b.Steal < a.Steal {
+		return 0
+	}
+	return 100 * float64(b.Steal-a.Steal) / float64(b.Total-a.Total)
+}

@@ -500,3 +500,31 @@ func TestRSSGrower(t *testing.T) {
 	time.Sleep(time.Minute)
 	runtime.KeepAlive(b)
 }
+
+func TestParseCPUStat(t *testing.T) {
+	stat := "cpu  30087 0 31193 203498 8479 0 5720 4156 0 0\ncpu0 13867 0 14768 104496 3527 0 2790 2082 0 0\nintr 1 2\n"
+	got, err := parseCPUStat([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (CPUTimes{Total: 30087 + 31193 + 203498 + 8479 + 5720 + 4156, Steal: 4156}); got != want {
+		t.Errorf("parsed %+v, want %+v", got, want)
+	}
+	// Four states, as kernels before 2.6 wrote, and a line that is not the cpu line.
+	for _, bad := range []string{"cpu 1 2 3 4\n", "cpu0 1 2 3 4 5 6 7 8\n", "cpu 1 2 3 x 5 6 7 8\n", ""} {
+		if _, err := parseCPUStat([]byte(bad)); err == nil {
+			t.Errorf("parseCPUStat(%q) took it", bad)
+		}
+	}
+	a, b := CPUTimes{Total: 1000, Steal: 10}, CPUTimes{Total: 1200, Steal: 50}
+	if p := StealPct(a, b); p != 20 {
+		t.Errorf("StealPct = %v, want 20", p)
+	}
+	if p := StealPct(b, a); p != 0 {
+		t.Errorf("StealPct backwards = %v, want 0", p)
+	}
+	live, err := ReadCPUTimes()
+	if err != nil || live.Total == 0 || live.Steal > live.Total {
+		t.Errorf("ReadCPUTimes: %+v, %v", live, err)
+	}
+}

@@ -69,6 +69,10 @@ func TestBenchHTTPHot(t *testing.T) {
 				t.Errorf("%s: %s = %v, want a positive number", name, k, row[k])
 			}
 		}
+		// The hypervisor's share of the CPUs while the row ran: 0 on bare metal, never absent.
+		if v, ok := row["steal_pct"].(float64); !ok || v < 0 || v > 100 {
+			t.Errorf("%s: steal_pct = %v, want a share of 0 to 100", name, row["steal_pct"])
+		}
 		if ok, _ := row["rate_ok_pct"].(float64); ok < 90 {
 			t.Errorf("%s: the fixed-rate client got %v%% of its 200 req/s answered", name, row["rate_ok_pct"])
 		}
