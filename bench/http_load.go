@@ -55,6 +55,9 @@ type WrkResult struct {
 	P999US     float64 `json:"p999_us"`
 	MaxUS      float64 `json:"max_us"`
 	MeanUS     float64 `json:"mean_us"`
+	// CPU is the user and system time wrk's process used, from its exit status: wrk's one
+	// thread near a whole CPU means the client, not the server, set the rate.
+	CPU time.Duration `json:"-"`
 }
 
 // Wall is the run's measured time.
@@ -176,6 +179,9 @@ func (w *wrkRun) wait() (WrkResult, error) {
 	r, err := ParseWrk(w.stdout.Bytes())
 	if err != nil {
 		return r, err
+	}
+	if ps := w.cmd.ProcessState; ps != nil {
+		r.CPU = ps.UserTime() + ps.SystemTime()
 	}
 	if n := r.Connect + r.Read + r.Write + r.Timeout; n > 0 && r.Requests == 0 {
 		return r, fmt.Errorf("wrk: no answer (%d socket errors)", n)

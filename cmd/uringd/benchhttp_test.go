@@ -63,7 +63,7 @@ func TestBenchHTTPHot(t *testing.T) {
 		if row["server"] != "uringd" {
 			t.Errorf("%s: server %v, want uringd", name, row["server"])
 		}
-		for _, k := range []string{"req_per_s", "mbps", "p50_ms", "p99_ms", "cpu_us_per_req", "ctxsw_per_req", "os_threads"} {
+		for _, k := range []string{"req_per_s", "mbps", "p50_ms", "p99_ms", "cpu_us_per_req", "ctxsw_per_req", "os_threads", "wrk_cpu_pct"} {
 			v, ok := row[k].(float64)
 			if !ok || v <= 0 {
 				t.Errorf("%s: %s = %v, want a positive number", name, k, row[k])
