@@ -60,7 +60,10 @@ func LatencyCDFSVG(w io.Writer, title string, series []cdfSeries) error {
 		Background: chart.Style{Padding: chart.Box{Top: 50, Left: 140, Right: 20, Bottom: 20}},
 		XAxis:      chart.XAxis{Name: "percentile", Range: &chart.ContinuousRange{Min: 0, Max: 5}, Ticks: xt},
 		YAxis:      chart.YAxis{Name: "latency", Range: &chart.ContinuousRange{Min: lo, Max: hi}, Ticks: yt},
-		Series:     ss,
+		// No series uses the secondary axis: drawn, its empty range puts "0.00" ticks at
+		// overflowed coordinates, which some renderers show in the corner.
+		YAxisSecondary: chart.YAxis{Style: chart.Hidden()},
+		Series:         ss,
 	}
 	g.Elements = []chart.Renderable{chart.LegendLeft(&g)}
 	return g.Render(chart.SVG, w)

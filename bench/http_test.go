@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -477,6 +478,21 @@ func TestLatencyCDFSVG(t *testing.T) {
 		}
 		if c, ok := tok.(xml.CharData); ok {
 			texts = append(texts, string(c))
+		}
+		// Everything drawn lies on the canvas: an axis with no range once put its labels
+		// at overflowed coordinates.
+		if e, ok := tok.(xml.StartElement); ok {
+			for _, a := range e.Attr {
+				if a.Name.Local != "x" && a.Name.Local != "y" && a.Name.Local != "d" {
+					continue
+				}
+				for _, f := range strings.FieldsFunc(a.Value, func(r rune) bool { return strings.ContainsRune(" \n,MLZ", r) }) {
+					if v, err := strconv.ParseFloat(f, 64); err == nil && (v < -1 || v > 2000) {
+						t.Errorf("<%s %s=%q>: %v is off the canvas", e.Name.Local, a.Name.Local, a.Value, v)
+						break
+					}
+				}
+			}
 		}
 	}
 	all := strings.Join(texts, "|")
