@@ -23,6 +23,9 @@ type MachineInfo struct {
 	MemBytes   uint64 `json:"mem_total_bytes"` // MemTotal
 	GoVersion  string `json:"go_version"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
+	// TCPCongestion is net.ipv4.tcp_congestion_control, which every server's sockets get
+	// unless it sets its own: it shapes large replies' latency even on loopback.
+	TCPCongestion string `json:"tcp_congestion,omitempty"`
 }
 
 // Machine describes this machine. Fields it cannot read are left empty or zero.
@@ -40,6 +43,9 @@ func Machine() MachineInfo {
 	m.CPUModel, m.OnlineCPUs = cpuInfo()
 	m.MemBytes = memTotal()
 	m.OS = osRelease()
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control"); err == nil {
+		m.TCPCongestion = strings.TrimSpace(string(b))
+	}
 	return m
 }
 

@@ -194,6 +194,9 @@ func writeMarkdownReport(b *bytes.Buffer, r *Report, charts []Chart, skipped []s
 	if m.MemBytes > 0 {
 		fmt.Fprintf(b, "- Memory: %s\n", FormatBytes(int64(m.MemBytes)))
 	}
+	if m.TCPCongestion != "" {
+		fmt.Fprintf(b, "- TCP congestion control: %s\n", m.TCPCongestion)
+	}
 	fmt.Fprintf(b, "- Go: %s, GOMAXPROCS=%d\n\n", m.GoVersion, m.GOMAXPROCS)
 
 	fence := "```"

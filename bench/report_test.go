@@ -211,6 +211,9 @@ func TestMachine(t *testing.T) {
 	if m.MemBytes < 64<<20 {
 		t.Errorf("MemBytes = %d", m.MemBytes)
 	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control"); err == nil && m.TCPCongestion != strings.TrimSpace(string(b)) {
+		t.Errorf("TCPCongestion = %q, the sysctl says %q", m.TCPCongestion, b)
+	}
 	if (runtime.GOARCH == "amd64" || runtime.GOARCH == "386") && m.CPUModel == "" {
 		t.Error("no CPU model on x86")
 	}
