@@ -424,3 +424,25 @@ func (s *Server) loopListeners(i int) []loopListener {
 
 // unixRemote is the access log's remote address of a unix socket's client.
 const unixRemote = "unix"
+
+// setCongestion sets Config.TCPCongestion on every TCP listener; accepted sockets inherit
+// a listener's congestion control, so connections pay nothing for it.
+func (s *Server) setCongestion() error {
+	name := s.cfg.TCPCongestion
+	if name == "" {
+		return nil
+	}
+	for _, ln := range s.lns {
+		if !ln.tcp {
+			continue
+		}
+		for _, fd := range ln.fds {
+			if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, name); err != nil {
+				avail, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_available_congestion_control")
+				return fmt.Errorf("netio: TCP congestion control %q on %s: %w (available here: %s; without CAP_NET_ADMIN, those in net.ipv4.tcp_allowed_congestion_control)",
+					name, ln.addr, err, strings.TrimSpace(string(avail)))
+			}
+		}
+	}
+	return nil
+}

@@ -142,6 +142,11 @@ type Config struct {
 	// listens without SO_REUSEPORT, cannot join. Unix sockets cannot be shared: a unix:
 	// path a server listens on is refused either way.
 	JoinPort bool
+	// TCPCongestion names the TCP congestion control of accepted connections (e.g. "cubic"):
+	// set on each TCP listener (TCP_CONGESTION), which accepted sockets inherit. Empty: the
+	// system's net.ipv4.tcp_congestion_control. A name the kernel lacks, or one it does not
+	// allow without CAP_NET_ADMIN, fails NewServer.
+	TCPCongestion string
 
 	// AccessLog receives one entry per response; nil disables access logging.
 	AccessLog AccessLogger
@@ -367,7 +372,11 @@ func NewServer(cfg Config) (*Server, error) {
 			closeRoot()
 			return nil, errors.New("netio: JoinPort needs the uring engine (the std engine listens without SO_REUSEPORT)")
 		}
-		if err := s.openListeners(false); err != nil {
+		err = s.openListeners(false)
+		if err == nil {
+			err = s.setCongestion()
+		}
+		if err != nil {
 			s.closeFds()
 			return nil, err
 		}
@@ -398,7 +407,11 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("netio: file IO thread pool: %w", err)
 		}
 	}
-	if err := s.openListeners(true); err != nil {
+	err = s.openListeners(true)
+	if err == nil {
+		err = s.setCongestion()
+	}
+	if err != nil {
 		s.closeFds()
 		return nil, err
 	}

@@ -42,6 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "large-files", Value: "sendfile", Usage: "how file pieces of 64 KiB and more are sent: sendfile (sendfile(2) from the loop for ranges cachestat(2) finds cached, 6.5+; else READ+SEND), splice (SPLICE file→pipe→socket on kernel io-wq threads) or read (READ into a buffer, then SEND)"},
 			&cli.StringFlag{Name: "cold-reads", Value: "direct", Usage: "how --large-files sendfile reads large ranges not in the page cache: direct (O_DIRECT on a file's first use, buffered after) or buffered"},
 			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them, when its rate brings two or more in that time (6.12+; default: never)"},
+			&cli.StringFlag{Name: "tcp-congestion", Usage: "TCP congestion control `NAME` of accepted connections, e.g. cubic (default: the system's net.ipv4.tcp_congestion_control)"},
 			&cli.IntFlag{Name: "iowq-max-workers", Usage: "cap each loop's kernel io-wq workers to N bounded (file) and N unbounded (socket) threads (5.15+; default: the kernel's limit)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
 			&cli.IntFlag{Name: "max-listing-entries", Value: 10000, Usage: "entries shown in a directory listing (a directory without index.html); a longer listing is cut and says so"},
@@ -86,6 +87,7 @@ func serveCommand() *cli.Command {
 				JoinPort:          c.Bool("join-port"),
 				MaxListingEntries: c.Int("max-listing-entries"),
 				IOWQMaxWorkers:    c.Int("iowq-max-workers"),
+				TCPCongestion:     c.String("tcp-congestion"),
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
 				},
