@@ -59,7 +59,9 @@ func LatencyCDFSVG(w io.Writer, title string, series []cdfSeries) error {
 		Height:     440,
 		Background: chart.Style{Padding: chart.Box{Top: 50, Left: 140, Right: 20, Bottom: 20}},
 		XAxis:      chart.XAxis{Name: "percentile", Range: &chart.ContinuousRange{Min: 0, Max: 5}, Ticks: xt},
-		YAxis:      chart.YAxis{Name: "latency", Range: &chart.ContinuousRange{Min: lo, Max: hi}, Ticks: yt},
+		// The title says the axis is latency: a rotated axis name would leave the renderer's
+		// rotation set for the title, once the secondary axis below no longer resets it.
+		YAxis: chart.YAxis{Range: &chart.ContinuousRange{Min: lo, Max: hi}, Ticks: yt},
 		// No series uses the secondary axis: drawn, its empty range puts "0.00" ticks at
 		// overflowed coordinates, which some renderers show in the corner.
 		YAxisSecondary: chart.YAxis{Style: chart.Hidden()},

@@ -483,6 +483,9 @@ func TestLatencyCDFSVG(t *testing.T) {
 		// at overflowed coordinates.
 		if e, ok := tok.(xml.StartElement); ok {
 			for _, a := range e.Attr {
+				if e.Name.Local == "text" && a.Name.Local == "transform" {
+					t.Errorf("<text %s=%q>: the chart's text is drawn rotated", a.Name.Local, a.Value)
+				}
 				if a.Name.Local != "x" && a.Name.Local != "y" && a.Name.Local != "d" {
 					continue
 				}
