@@ -157,7 +157,7 @@ func serveCommand() *cli.Command {
 			}()
 			// Before the serving line, which says the server is ready.
 			if alog.lg != nil {
-				fmt.Fprintf(c.App.ErrWriter, "uringd: access log %s, written by the logger's %s engine\n", c.String("access-log"), alog.lg.Engine())
+				fmt.Fprintf(c.App.ErrWriter, "uringd: requests logged to %s by the logger's %s engine\n", c.String("access-log"), alog.lg.Engine())
 			}
 			fmt.Fprintf(c.App.ErrWriter, "uringd: serving %s on %s with %s\n", cfg.Root, servingLine(srv), srv)
 			if mx != nil {

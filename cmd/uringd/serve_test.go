@@ -293,7 +293,7 @@ func TestServeAccessLogKernelCompat(t *testing.T) {
 			var lines childLines
 			args := append([]string{"--root", root, "--access-log", alog, "--kernel-compat", c.compat}, c.args...)
 			cmd, url := serveChildWith(t, nil, &lines, args...)
-			if l := lines.line("access log "); !strings.Contains(l, "logger's "+c.engine+" engine") {
+			if l := lines.line("requests logged to "); !strings.Contains(l, "logger's "+c.engine+" engine") {
 				t.Errorf("startup line %q: want the logger's %s engine", l, c.engine)
 			}
 			for range 3 {
