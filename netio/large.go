@@ -42,6 +42,10 @@ type LargeFileStats struct {
 	Splice   int64 // SPLICE file→pipe→socket through the ring
 	Sendfile int64 // sendfile(2) from the loop's thread
 	Direct   int64 // READ with O_DIRECT, then SEND: uncached ranges read once (Config.ColdReads)
+	// UncachedLooks counts the cachestat(2) looks that found part of a range out of the page
+	// cache, so that READ sent it instead of sendfile. (The kernel's count can also fall a
+	// page short for a moment, on a file just written, and send a cached range by READ.)
+	UncachedLooks int64
 }
 
 // LargeFileStats returns the bytes sent so far by each large-file path.
@@ -51,6 +55,8 @@ func (s *Server) LargeFileStats() LargeFileStats {
 		Splice:   s.large[largeSplice].Load(),
 		Sendfile: s.large[largeSendfile].Load(),
 		Direct:   s.large[largeDirect].Load(),
+
+		UncachedLooks: s.uncachedLooks.Load(),
 	}
 }
 
@@ -233,7 +239,11 @@ func (l *loop) cached(fd int, off, n int64) bool {
 		return false
 	}
 	ps := int64(os.Getpagesize())
-	return int64(l.cstat.Cache) >= (off+n+ps-1)/ps-off/ps
+	if int64(l.cstat.Cache) >= (off+n+ps-1)/ps-off/ps {
+		return true
+	}
+	l.s.uncachedLooks.Add(1)
+	return false
 }
 
 func (l *loop) armPollOut(c *conn) {

@@ -121,9 +121,18 @@ func TestLargeFilePaths(t *testing.T) {
 				if path == want && n == 0 {
 					t.Errorf("%s path sent nothing: %+v", path, st)
 				}
+				// Every file here is cached, but on a file just written cachestat's count can
+				// fall a page short for a moment: READ may then send a range, and only then.
+				if path == "read" && want == "sendfile" && n != 0 && st.UncachedLooks > 0 {
+					t.Logf("cachestat found a range not all cached %d times: READ sent %d bytes", st.UncachedLooks, n)
+					continue
+				}
 				if path != want && n != 0 {
 					t.Errorf("%s path sent %d bytes, want only %s: %+v", path, n, want, st)
 				}
+			}
+			if want == "sendfile" && st.UncachedLooks > 2 {
+				t.Errorf("cachestat found cached ranges uncached %d times in one run: more than a passing miscount", st.UncachedLooks)
 			}
 		})
 	}
@@ -286,8 +295,8 @@ func TestColdReadsDirect(t *testing.T) {
 		t.Fatalf("first: status %d, %d bytes (want %d, equal); log: %s", code, len(body), size, rs.logText())
 	}
 	st := settledStats(t, rs, size)
-	if st.Direct != size&^(directAlign-1) || st.Read != size%directAlign || st.Sendfile != 0 {
-		t.Fatalf("first request: %+v, want Direct %d and Read %d", st, size&^(directAlign-1), size%directAlign)
+	if st.Direct != size&^(directAlign-1) || st.Read != size%directAlign || st.Sendfile != 0 || st.UncachedLooks == 0 {
+		t.Fatalf("first request: %+v, want Direct %d and Read %d after cachestat found the file uncached", st, size&^(directAlign-1), size%directAlign)
 	}
 	if n := cachedPages(); n > 4 {
 		t.Fatalf("after a direct read %d pages of the file are cached, want at most the tail's", n)

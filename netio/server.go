@@ -276,11 +276,13 @@ type Server struct {
 	requests atomic.Int64 // responses completed
 	// large counts the bytes of large file pieces sent by each path (index: largeRead,
 	// largeSplice, largeSendfile), so tests and operators can see which path the kernel got.
-	large      [4]atomic.Int64
-	sendfileOK bool // cachestat(2) works here: the sendfile path can be taken (SendfileUsable)
-	coldDirect bool // Config.ColdReads is "direct"
-	stopping   atomic.Bool
-	stopAt     atomic.Int64 // unix nanos: force-close deadline after shutdown began
+	large [4]atomic.Int64
+	// uncachedLooks counts cachestat looks that found a range not all cached (LargeFileStats).
+	uncachedLooks atomic.Int64
+	sendfileOK    bool // cachestat(2) works here: the sendfile path can be taken (SendfileUsable)
+	coldDirect    bool // Config.ColdReads is "direct"
+	stopping      atomic.Bool
+	stopAt        atomic.Int64 // unix nanos: force-close deadline after shutdown began
 
 	std *stdServer
 
