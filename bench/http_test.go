@@ -280,6 +280,11 @@ func TestRateLoadAllocatesFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	const conns = 400
+	// The measure counts the whole process, this test's server too: a dial completes in the
+	// kernel's backlog, so on a busy machine the server may accept (and allocate for) some
+	// connections after the schedule starts. The schedule waits until it has set up all of them.
+	ready := make(chan struct{}, conns)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -290,6 +295,7 @@ func TestRateLoadAllocatesFirst(t *testing.T) {
 				defer c.Close()
 				answer := []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
 				buf := make([]byte, 4096)
+				ready <- struct{}{}
 				for {
 					n, err := c.Read(buf)
 					if err != nil {
@@ -304,16 +310,31 @@ func TestRateLoadAllocatesFirst(t *testing.T) {
 			}()
 		}
 	}()
-	const conns = 400
 	var before runtime.MemStats
+	var unready int
+	started := func() {
+		defer runtime.ReadMemStats(&before)
+		timeout := time.After(10 * time.Second)
+		for got := 0; got < conns; got++ {
+			select {
+			case <-ready:
+			case <-timeout:
+				unready = conns - got
+				return
+			}
+		}
+	}
 	l := RateLoad{Addr: ln.Addr().String(), Paths: PathSet{Fixed: "/x", Size: 10}, Rate: 4000, Conns: conns,
-		Duration: 500 * time.Millisecond, started: func() { runtime.ReadMemStats(&before) }}
+		Duration: 500 * time.Millisecond, started: started}
 	r, err := l.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
+	if unready > 0 {
+		t.Fatalf("the test's server had not accepted %d of %d connections after 10 s", unready, conns)
+	}
 	if r.Bad != 0 || r.OK < 1500 {
 		t.Fatalf("sent %d, ok %d, bad %d (%s)", r.Sent, r.OK, r.Bad, r.FirstBad)
 	}
