@@ -118,9 +118,11 @@ func TestRecoverAfterErrors(t *testing.T) {
 	}
 }
 
-// stalledFIFO makes a FIFO with a reader that does not read yet, so a writer blocks once the
-// pipe buffer is full: a real stalled sink. drain starts reading everything and returns a
-// function that waits for the writer to close the FIFO and returns what was read.
+// stalledFIFO makes a FIFO with a reader that does not read yet, its pipe buffer already
+// full, so a writer blocks at its first write: a real stalled sink. (Filled by the logger
+// instead, a slow writer's calls could also wait, and give up, before it stalled.) drain
+// starts reading everything and returns a function that waits for the writer to close the
+// FIFO and returns what the writer wrote.
 func stalledFIFO(t *testing.T) (path string, drain func() func() []byte) {
 	path = filepath.Join(t.TempDir(), "fifo")
 	if err := unix.Mkfifo(path, 0o600); err != nil {
@@ -130,6 +132,23 @@ func stalledFIFO(t *testing.T) (path string, drain func() func() []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wfd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := bytes.Repeat([]byte{'f'}, 512)
+	prefilled := 0
+	for {
+		n, err := unix.Write(wfd, filler)
+		if err == unix.EAGAIN {
+			break
+		}
+		if err != nil {
+			t.Fatalf("filling the FIFO: %v", err)
+		}
+		prefilled += n
+	}
+	unix.Close(wfd)
 	return path, func() func() []byte {
 		unix.SetNonblock(rfd, false)
 		done := make(chan []byte)
@@ -146,7 +165,11 @@ func stalledFIFO(t *testing.T) (path string, drain func() func() []byte) {
 				}
 			}
 			unix.Close(rfd)
-			done <- out.Bytes()
+			if out.Len() < prefilled {
+				t.Errorf("read %d bytes from the FIFO, %d of them filled in by the test", out.Len(), prefilled)
+				prefilled = out.Len()
+			}
+			done <- out.Bytes()[prefilled:]
 		}()
 		return func() []byte { return <-done }
 	}
