@@ -62,6 +62,9 @@ func TestServeAllocs(t *testing.T) {
 				warm, reqs := 300, 2000
 				if testing.Short() {
 					warm, reqs = 100, 500
+					if path == "/1m.bin" { // each one ~40 ms on an emulated kernel
+						warm, reqs = 50, 200
+					}
 				}
 				for range warm { // pools, caches, the planner's scratch
 					one()
