@@ -251,7 +251,9 @@ type Queue interface {
 	Flush() error
 	// Reap stores up to len(out) finished operations in out and returns how many. It first
 	// flushes, then waits until at least min are finished (min 0: it does not wait; min is
-	// capped at the operations in flight). Each returned Op has N and Err set.
+	// capped at the operations in flight). Each returned Op has N and Err set. When handing
+	// operations to the kernel fails, it returns the error together with the operations
+	// that had already finished (n may be > 0); the rest stay in flight.
 	Reap(out []*Op, min int) (int, error)
 	// Cancel asks for op, which must be in flight on this queue, to be cancelled; it is
 	// still returned by Reap, with Err wrapping ECANCELED if the cancellation reached it.

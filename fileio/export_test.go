@@ -16,3 +16,6 @@ func WithKernelCancels(opts *Options, n uint64) { opts.cancelEvery = n }
 // QueueResubmitStalls is how often a uring Queue had Ops the kernel cancelled unasked to
 // submit again and found the SQ full with the kernel refusing to take it.
 func QueueResubmitStalls(q Queue) uint64 { return q.(*uringQueue).stalls }
+
+// QueueCQReady is how many completions wait in a uring Queue's completion queue.
+func QueueCQReady(q Queue) uint32 { return q.(*uringQueue).r.CQReady() }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/uringd/uringd/fileio"
 	"github.com/uringd/uringd/ring"
@@ -199,6 +200,13 @@ func TestUringQueueKernelCancelsFullSQ(t *testing.T) {
 					if err := q.Flush(); err != nil {
 						t.Fatal(err)
 					}
+					// Every read has completed (a cached page), so the first Reap finds their
+					// completions ready, whatever the kernel then does with its submissions.
+					for wait := time.Now().Add(10 * time.Second); fileio.QueueCQReady(q) < depth; time.Sleep(time.Millisecond) {
+						if time.Now().After(wait) {
+							t.Fatalf("%d of %d reads completed in 10 s", fileio.QueueCQReady(q), depth)
+						}
+					}
 					// The kernel has every SQE; from now on it refuses. Cancels of ops[0] (which
 					// completes anyway) fill the SQ, and one more finds no room.
 					refuse.Store(20)
@@ -211,12 +219,15 @@ func TestUringQueueKernelCancelsFullSQ(t *testing.T) {
 						t.Fatalf("cancel with the SQ full and the kernel refusing: %v; want ErrBusy naming the read and its file", err)
 					}
 					out := make([]*fileio.Op, depth)
-					got, reapErrs := 0, 0
+					got, reapErrs, firstErrN := 0, 0, -1
 					for got < depth {
 						n, err := q.Reap(out[got:], depth-got)
 						if err != nil {
 							if !errors.Is(err, errno) {
 								t.Fatalf("Reap: %v; want the refusal's %v", err, errno)
+							}
+							if firstErrN < 0 {
+								firstErrN = n
 							}
 							if reapErrs++; reapErrs > 100 {
 								t.Fatalf("Reap kept failing: %v", err)
@@ -239,13 +250,18 @@ func TestUringQueueKernelCancelsFullSQ(t *testing.T) {
 					}
 					stalls := fileio.QueueResubmitStalls(q)
 					t.Logf("refused %d submissions, %d resubmits found the SQ full, %d Reap errors", refused.Load(), stalls, reapErrs)
-					// ENOMEM is not a "try again": Reap returns it from the submit before it
-					// reaps, so no Op is cancelled unasked until the kernel takes SQEs again.
+					// ENOMEM is not a "try again": Reap returns it from the submit, with what had
+					// finished, and the Ops cancelled unasked wait for the kernel to take SQEs.
 					if stalls == 0 && errno != syscall.ENOMEM {
 						t.Error("no resubmit found the SQ full: the test did not reach the path")
 					}
 					if errno == syscall.ENOMEM && reapErrs == 0 {
 						t.Error("Reap never returned the refusal")
+					}
+					// The reads the kernel ran (every second one) were ready: the refusal
+					// comes with them, not instead of them.
+					if errno == syscall.ENOMEM && firstErrN < depth/2 {
+						t.Errorf("the first Reap to return the refusal returned %d Ops; %d had finished", firstErrN, depth/2)
 					}
 				})
 			}

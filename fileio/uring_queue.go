@@ -200,10 +200,12 @@ func (q *uringQueue) Reap(out []*Op, min int) (int, error) {
 		if q.inKern && n < min && q.r.CQReady() == 0 && !q.noneInKernel() {
 			// Submit and wait in one io_uring_enter, on this goroutine's thread.
 			if _, err := q.r.SubmitAndWait(1); err != nil && !errors.Is(err, ring.ErrBusy) {
-				return n, fmt.Errorf("fileio uring: submit and wait: %w", err)
+				// The Ops already finished still go back with the error: the caller may give
+				// up on the queue, and should not have to reap again to learn of them.
+				return n + q.peek(out[n:]), fmt.Errorf("fileio uring: submit and wait: %w", err)
 			}
 		} else if err := q.Flush(); err != nil {
-			return n, err
+			return n + q.peek(out[n:]), err
 		}
 		n += q.peek(out[n:])
 		if n >= min {
