@@ -62,7 +62,7 @@ func TestServeAllocs(t *testing.T) {
 				warm, reqs := 300, 2000
 				if testing.Short() {
 					warm, reqs = 100, 500
-					if path == "/1m.bin" { // each one ~40 ms on an emulated kernel
+					if path == "/1m.bin" { // slow on an emulated kernel
 						warm, reqs = 50, 200
 					}
 				}
