@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type HTTPBench struct {
 	DataDir    string        // where the served tree lives (reused while it matches)
 	UringdArgs []string      // more `uringd serve` flags for every uringd mode
 	NoFio      bool          // leave out fio's figure for the cold reads
+	Beside     []string      // loads no server serves, run beside every phase: BesideFio, BesideCPU
 
 	Self    []string // argv prefix running this uringd binary (its "serve" is appended)
 	NetHTTP []string // argv prefix of the net/http reference (ROOT ADDR are appended)
@@ -149,6 +151,9 @@ func (b *HTTPBench) defaults() error {
 			return fmt.Errorf("bench http: unknown workload %q (hot, cold, mixed or all)", w)
 		}
 	}
+	if err := checkBeside(b.Beside); err != nil {
+		return err
+	}
 	if b.needsCold() && b.DataSize < 8*b.CacheLimit {
 		return fmt.Errorf("bench http: --data-size %s is less than 8 times --cache-limit %s: the cold files would not be cold",
 			FormatBytes(b.DataSize), FormatBytes(b.CacheLimit))
@@ -235,6 +240,8 @@ func (b *HTTPBench) Run(ctx context.Context) ([]Result, error) {
 		if os.Geteuid() != 0 {
 			return nil, errors.New("bench http: the cold and mixed workloads need root, to cap the servers' page cache with a memory cgroup and drop the cache between rounds")
 		}
+	}
+	if b.needsCold() || slices.Contains(b.Beside, BesideFio) {
 		count = int((b.DataSize + b.FileSize - 1) / b.FileSize)
 	}
 	if err := prepareTree(b.DataDir, b.PathSizes, count, b.FileSize, b.Stderr); err != nil {
@@ -475,7 +482,23 @@ func (r *httpRun) step(ctx context.Context, st step) ([]Result, error) {
 // phase measures one row: a closed-loop wrk run on main (beside a wrk run on background, for
 // mixed) for throughput and what the server costs, then the fixed-rate client on main
 // (beside the background load again) for latency.
+// With --beside, its loads run through the whole row.
 func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, round int, main PathSet, background *PathSet, conns int) (Result, error) {
+	if len(r.b.Beside) == 0 {
+		return r.measure(ctx, rs, name, round, main, background, conns)
+	}
+	load, err := r.startBeside()
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := r.measure(ctx, rs, name, round, main, background, conns)
+	if serr := load.stop(); serr != nil && err == nil {
+		err = fmt.Errorf("bench http: %s %s: no figure: %w", name, rs.srv.Name, serr)
+	}
+	return res, err
+}
+
+func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, round int, main PathSet, background *PathSet, conns int) (Result, error) {
 	b := r.b
 	res := Result{Name: name, Engine: rs.srv.Name}
 	res.SetExtra("round", float64(round))
@@ -619,10 +642,7 @@ func (r *httpRun) fio(ctx context.Context, round int) (Result, error) {
 	if err := dropCaches(); err != nil {
 		return Result{}, err
 	}
-	args := []string{"--name=cold", "--opendir=" + filepath.Join(b.DataDir, "c"), "--rw=randread",
-		fmt.Sprintf("--bs=%d", b.FileSize), "--direct=1", "--ioengine=io_uring", fmt.Sprintf("--iodepth=%d", b.Conns),
-		fmt.Sprintf("--runtime=%.0f", max(1, b.Duration.Seconds())), "--time_based", "--openfiles=256",
-		"--file_service_type=random", "--invalidate=0", "--group_reporting", "--output-format=json"}
+	args := fioColdArgs(b, b.Duration)
 	cmd := exec.CommandContext(ctx, "fio", args...)
 	out, err := cmd.Output()
 	res := Result{Name: "cold-" + sizeLabel(b.FileSize), Engine: "fio"}
@@ -635,6 +655,16 @@ func (r *httpRun) fio(ctx context.Context, round int) (Result, error) {
 	res.Derive()
 	res.SetExtra("round", float64(round))
 	return res, nil
+}
+
+// fioColdArgs makes fio read the cold files at random as the cold clients make a server read
+// them: whole files, O_DIRECT, io_uring, --conns deep, for d. --thread keeps its job in fio's
+// process: a forked job calls setsid and outlives a killed fio.
+func fioColdArgs(b *HTTPBench, d time.Duration) []string {
+	return []string{"--name=cold", "--thread", "--opendir=" + filepath.Join(b.DataDir, "c"), "--rw=randread",
+		fmt.Sprintf("--bs=%d", b.FileSize), "--direct=1", "--ioengine=io_uring", fmt.Sprintf("--iodepth=%d", b.Conns),
+		fmt.Sprintf("--runtime=%.0f", max(1, d.Seconds())), "--time_based", "--openfiles=256",
+		"--file_service_type=random", "--invalidate=0", "--group_reporting", "--output-format=json"}
 }
 
 // writeReport writes report.md, report.json, throughput bars and a latency CDF per workload.
@@ -651,6 +681,19 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		notes = append(notes, fmt.Sprintf("Cold: %d files of %s (%s) under /c, read at random; each server runs in a memory cgroup capped at %s and the page cache is dropped before each phase. "+
 			"Mixed: the cold load plus %d connections on %s: req/s and latency are the hot client's, cold-MB/s the cold load's. vs-fio compares the cold MB/s with fio reading the same files at random with O_DIRECT at depth %d.",
 			int((b.DataSize+b.FileSize-1)/b.FileSize), FormatBytes(b.FileSize), FormatBytes(b.DataSize), FormatBytes(b.CacheLimit), b.HotConns, hotPath(b.PathSizes[0]), b.Conns))
+	}
+	if len(b.Beside) > 0 {
+		var l []string
+		for _, x := range b.Beside {
+			switch x {
+			case BesideFio:
+				l = append(l, fmt.Sprintf("fio reading the cold files at random (%s, O_DIRECT, depth %d)", FormatBytes(b.FileSize), b.Conns))
+			case BesideCPU:
+				l = append(l, fmt.Sprintf("a busy loop on each of the %d CPUs", runtime.NumCPU()))
+			}
+		}
+		notes = append(notes, "Beside every row (--beside), a load no server serves: "+strings.Join(l, " and ")+
+			", started a second before the row and running through it, to tell what the machine adds to the latency from what the server does.")
 	}
 	var about []string
 	for _, s := range servers {

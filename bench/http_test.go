@@ -539,6 +539,7 @@ func TestHTTPBenchRefusesBadSetups(t *testing.T) {
 		{HTTPBench{Workloads: []string{"cold"}, DataSize: 1 << 30, CacheLimit: 512 << 20}, "less than 8 times"},
 		{HTTPBench{Servers: []string{"apache"}}, `unknown server "apache"`},
 		{HTTPBench{Servers: []string{"nginx:--foo"}}, "only uringd's modes take flags"},
+		{HTTPBench{Beside: []string{"disk"}}, `unknown --beside load "disk"`},
 	} {
 		c.b.Stderr = io.Discard
 		_, err := c.b.Run(context.Background())

@@ -23,26 +23,9 @@ func TestBenchHTTPHot(t *testing.T) {
 		t.Skip("wrk is not installed (apt-get install wrk): bench http needs it")
 	}
 	data, rep := t.TempDir(), filepath.Join(t.TempDir(), "report")
-	cmd := exec.Command(os.Args[0], "bench", "http", "--workload", "hot", "--servers", "uringd",
+	stdout, stderr := benchHTTP(t, "--workload", "hot", "--servers", "uringd",
 		"--duration", "1s", "--rounds", "1", "--path-size", "4k,64k", "--conns", "8", "--hot-rate", "200",
 		"--data-dir", data, "--json", "--report", rep)
-	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("bench http: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-		}
-	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("bench http did not finish in 90 s\nstderr:\n%s", stderr.String())
-	}
 
 	dec := json.NewDecoder(&stdout)
 	rows := map[string]map[string]any{}
@@ -111,6 +94,75 @@ func TestBenchHTTPHot(t *testing.T) {
 	if err := json.Unmarshal(b, &js); err != nil || len(js.Results) != 2 {
 		t.Errorf("report.json: %v, %d results", err, len(js.Results))
 	}
+}
+
+// benchHTTP runs this binary's `bench http` with args, failing the test if it fails or takes
+// more than 90 s.
+func benchHTTP(t *testing.T, args ...string) (stdout, stderr bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"bench", "http"}, args...)...)
+	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1", "URINGD_TEST_MARK="+t.Name())
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("bench http: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("bench http did not finish in 90 s\nstderr:\n%s", stderr.String())
+	}
+	return stdout, stderr
+}
+
+// TestBenchHTTPBeside runs a hot row with --beside cpu: the row is measured while a busy loop
+// runs on every CPU, the report says so, and no busy loop outlives the bench.
+func TestBenchHTTPBeside(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the end-to-end bench runs in the full go test run")
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk is not installed (apt-get install wrk): bench http needs it")
+	}
+	data, rep := t.TempDir(), filepath.Join(t.TempDir(), "report")
+	stdout, _ := benchHTTP(t, "--workload", "hot", "--servers", "uringd", "--duration", "1s", "--rounds", "1",
+		"--path-size", "4k", "--conns", "8", "--hot-rate", "0", "--beside", "cpu", "--data-dir", data, "--json", "--report", rep)
+	var row map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &row); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout.String())
+	}
+	if v, _ := row["req_per_s"].(float64); row["workload"] != "hot-4k" || v <= 0 {
+		t.Errorf("row %v: want hot-4k with a positive req_per_s", row)
+	}
+	md, err := os.ReadFile(filepath.Join(rep, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(md, []byte("Beside every row (--beside), a load no server serves: a busy loop on each of the")) {
+		t.Errorf("report.md does not say what ran beside the rows:\n%s", md)
+	}
+	if left := marked(t.Name()); len(left) > 0 {
+		t.Errorf("processes the bench started outlived it: %v", left)
+	}
+}
+
+// marked lists the processes whose environment holds the mark benchHTTP gave its children.
+func marked(name string) []string {
+	mark := []byte("URINGD_TEST_MARK=" + name + "\x00")
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	var out []string
+	for _, p := range procs {
+		if env, err := os.ReadFile(p); err == nil && bytes.Contains(env, mark) {
+			cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			out = append(out, filepath.Base(filepath.Dir(p))+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+	}
+	return out
 }
 
 func xmlWellFormed(b []byte) error {

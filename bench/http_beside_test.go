@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTicks is a process's utime+stime so far, from /proc/PID/stat.
+func cpuTicks(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("pid %d: %v", pid, err)
+	}
+	u, s, ok := parseStatTicks(b)
+	if !ok {
+		t.Fatalf("pid %d: unreadable stat %q", pid, b)
+	}
+	return u + s
+}
+
+// gone waits for a beside process to be reaped.
+func gone(t *testing.T, p *besideProc) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s still runs after stop", p.name)
+	}
+	if err := syscall.Kill(p.cmd.Process.Pid, 0); err == nil {
+		t.Errorf("%s (pid %d) still exists after stop", p.name, p.cmd.Process.Pid)
+	}
+}
+
+// TestBesideCPU starts --beside cpu for real: a busy process per CPU, each burning CPU once
+// the load has settled, and all of them gone after stop.
+func TestBesideCPU(t *testing.T) {
+	r := &httpRun{b: &HTTPBench{Beside: []string{BesideCPU}}}
+	load, err := r.startBeside()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := load.procs
+	if len(procs) != runtime.NumCPU() {
+		t.Errorf("%d burners for %d CPUs", len(procs), runtime.NumCPU())
+	}
+	for _, p := range procs {
+		if cpuTicks(t, p.cmd.Process.Pid) == 0 {
+			t.Errorf("%s used no CPU in its first %v", p.name, besideSettle)
+		}
+	}
+	if err := load.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	for _, p := range procs {
+		gone(t, p)
+	}
+}
+
+// TestBesideFio runs fio beside on a small data set: it reads until stopped. A data set it
+// cannot read ends it early, which is an error naming fio, never a figure without the load.
+func TestBesideFio(t *testing.T) {
+	if !FioAvailable() {
+		t.Skip("fio is not installed (apt-get install fio)")
+	}
+	dir := t.TempDir()
+	if err := prepareTree(dir, nil, 8, 64<<10, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b := &HTTPBench{Beside: []string{BesideFio}, DataDir: dir, FileSize: 64 << 10, Conns: 4}
+	r := &httpRun{b: b}
+	load, err := r.startBeside()
+	if err != nil {
+		if strings.Contains(err.Error(), "O_DIRECT") || strings.Contains(err.Error(), "Invalid argument") {
+			t.Skipf("the test's temp dir takes no O_DIRECT reads: %v", err)
+		}
+		t.Fatal(err)
+	}
+	p := load.procs[0]
+	time.Sleep(200 * time.Millisecond)
+	if err := load.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	gone(t, p)
+
+	b.DataDir = filepath.Join(dir, "missing")
+	if load, err := r.startBeside(); err == nil {
+		load.stop()
+		t.Fatal("fio beside a missing data set started without an error")
+	} else if !strings.Contains(err.Error(), "--beside fio ended before the phase did") {
+		t.Errorf("error %q does not say fio ended", err)
+	}
+}
