@@ -67,7 +67,8 @@ func HTTPTableColumns() []Column {
 		ExtraCol("cpu/req(µs)", "cpu_us_per_req", 1), ExtraCol("sys/req", "syscalls_per_req", 2),
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
 		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1),
-		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1)}
+		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
+		ExtraCol("beside-fio-MB/s", "beside_fio_mbps", 0)}
 }
 
 func ms(d time.Duration) float64 {
@@ -349,6 +350,9 @@ func stepLine(r *Result) string {
 	if v := r.Extra["steal_pct"]; v >= 0.05 {
 		s += fmt.Sprintf("  steal %.1f%%", v)
 	}
+	if v, ok := r.Extra["beside_fio_mbps"]; ok {
+		s += fmt.Sprintf("  fio beside %.0f MB/s", v)
+	}
 	return s
 }
 
@@ -492,8 +496,12 @@ func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, rou
 		return Result{}, err
 	}
 	res, err := r.measure(ctx, rs, name, round, main, background, conns)
-	if serr := load.stop(); serr != nil && err == nil {
+	mbps, serr := load.stop()
+	if serr != nil && err == nil {
 		err = fmt.Errorf("bench http: %s %s: no figure: %w", name, rs.srv.Name, serr)
+	}
+	if slices.Contains(r.b.Beside, BesideFio) {
+		res.SetExtra("beside_fio_mbps", mbps)
 	}
 	return res, err
 }
@@ -687,7 +695,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		for _, x := range b.Beside {
 			switch x {
 			case BesideFio:
-				l = append(l, fmt.Sprintf("fio reading the cold files at random (%s, O_DIRECT, depth %d)", FormatBytes(b.FileSize), b.Conns))
+				l = append(l, fmt.Sprintf("fio reading the cold files at random (%s, O_DIRECT, depth %d; beside-fio-MB/s is what it read over the row)", FormatBytes(b.FileSize), b.Conns))
 			case BesideCPU:
 				l = append(l, fmt.Sprintf("a busy loop on each of the %d CPUs", runtime.NumCPU()))
 			}

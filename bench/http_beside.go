@@ -35,11 +35,13 @@ type besideLoad struct {
 }
 
 type besideProc struct {
-	name string
-	cmd  *exec.Cmd
-	out  syncBuffer // its stderr, for the error when it fails
-	done chan struct{}
-	err  error
+	name   string
+	cmd    *exec.Cmd
+	fio    bool         // stopped with SIGTERM, so that it prints what it read
+	stdout bytes.Buffer // fio's JSON; read only after done
+	out    syncBuffer   // its stderr, for the error when it fails
+	done   chan struct{}
+	err    error
 }
 
 // syncBuffer is a bytes.Buffer a child process's output goroutine and the bench may share.
@@ -96,8 +98,8 @@ func (r *httpRun) startBeside() (*besideLoad, error) {
 	}
 	load := &besideLoad{}
 	for i, argv := range argvs {
-		p := &besideProc{name: names[i], cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
-		p.cmd.Stderr = &p.out
+		p := &besideProc{name: names[i], cmd: exec.Command(argv[0], argv[1:]...), fio: argv[0] == "fio", done: make(chan struct{})}
+		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.out
 		// Its own group, which stop kills whole; and gone if the bench dies first.
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := p.cmd.Start(); err != nil {
@@ -131,18 +133,37 @@ func (l *besideLoad) check() error {
 	return errors.Join(errs...)
 }
 
-// stop ends the loads, and says so if one had ended before it was asked to.
-func (l *besideLoad) stop() error {
-	err := l.check()
+// besideStopWait is how long fio may take to print its figures after SIGTERM.
+const besideStopWait = 10 * time.Second
+
+// stop ends the loads, and says so if one had ended before it was asked to. fioMBps is what
+// the fio load read per second over its run (0 without one).
+func (l *besideLoad) stop() (fioMBps float64, err error) {
+	errs := []error{l.check()}
 	for _, p := range l.procs {
+		pgid := p.cmd.Process.Pid
 		select {
 		case <-p.done:
 		default:
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			if p.fio {
+				syscall.Kill(-pgid, syscall.SIGTERM)
+				select {
+				case <-p.done:
+				case <-time.After(besideStopWait):
+				}
+			}
+			syscall.Kill(-pgid, syscall.SIGKILL)
 			<-p.done
 		}
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) // children that outlived their parent
+		syscall.Kill(-pgid, syscall.SIGKILL) // children that outlived their parent
+		if p.fio && errs[0] == nil {
+			var r Result
+			if err := parseFio(p.stdout.Bytes(), false, &r); err != nil {
+				errs = append(errs, fmt.Errorf("bench http: --beside fio: %w", err))
+			}
+			fioMBps += r.MBPerSec
+		}
 	}
 	l.procs = nil
-	return err
+	return fioMBps, errors.Join(errs...)
 }

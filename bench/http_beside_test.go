@@ -56,16 +56,17 @@ func TestBesideCPU(t *testing.T) {
 			t.Errorf("%s used no CPU in its first %v", p.name, besideSettle)
 		}
 	}
-	if err := load.stop(); err != nil {
-		t.Errorf("stop: %v", err)
+	if mbps, err := load.stop(); err != nil || mbps != 0 {
+		t.Errorf("stop: %v, fio's MB/s %v without fio", err, mbps)
 	}
 	for _, p := range procs {
 		gone(t, p)
 	}
 }
 
-// TestBesideFio runs fio beside on a small data set: it reads until stopped. A data set it
-// cannot read ends it early, which is an error naming fio, never a figure without the load.
+// TestBesideFio runs fio beside on a small data set: it reads until stopped and says how fast
+// it read. A data set it cannot read ends it early, which is an error naming fio, never a
+// figure without the load.
 func TestBesideFio(t *testing.T) {
 	if !FioAvailable() {
 		t.Skip("fio is not installed (apt-get install fio)")
@@ -85,8 +86,11 @@ func TestBesideFio(t *testing.T) {
 	}
 	p := load.procs[0]
 	time.Sleep(200 * time.Millisecond)
-	if err := load.stop(); err != nil {
+	// SIGTERM makes fio print what it read, which the row reports.
+	if mbps, err := load.stop(); err != nil {
 		t.Errorf("stop: %v", err)
+	} else if mbps <= 0 {
+		t.Errorf("fio read %v MB/s beside the row", mbps)
 	}
 	gone(t, p)
 
