@@ -68,7 +68,7 @@ func HTTPTableColumns() []Column {
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
 		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1),
 		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
-		ExtraCol("beside-fio-MB/s", "beside_fio_mbps", 0)}
+		ExtraCol("beside-fio-MB/s", "beside_fio_mbps", 0), ExtraCol("beside-cpu%", "beside_cpu_pct", 0)}
 }
 
 func ms(d time.Duration) float64 {
@@ -353,6 +353,9 @@ func stepLine(r *Result) string {
 	if v, ok := r.Extra["beside_fio_mbps"]; ok {
 		s += fmt.Sprintf("  fio beside %.0f MB/s", v)
 	}
+	if v, ok := r.Extra["beside_cpu_pct"]; ok {
+		s += fmt.Sprintf("  busy loops beside %.0f%%", v)
+	}
 	return s
 }
 
@@ -487,22 +490,27 @@ func (r *httpRun) step(ctx context.Context, st step) ([]Result, error) {
 // mixed) for throughput and what the server costs, then the fixed-rate client on main
 // (beside the background load again) for latency.
 // With --beside, its loads run through the whole row.
-func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, round int, main PathSet, background *PathSet, conns int) (Result, error) {
+func (r *httpRun) phase(ctx context.Context, rs *runningServer, name string, round int, main PathSet, background *PathSet, conns int) (res Result, err error) {
 	if len(r.b.Beside) == 0 {
 		return r.measure(ctx, rs, name, round, main, background, conns)
 	}
-	load, err := r.startBeside()
+	load, err := r.startBeside(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := r.measure(ctx, rs, name, round, main, background, conns)
-	mbps, serr := load.stop()
-	if serr != nil && err == nil {
-		err = fmt.Errorf("bench http: %s %s: no figure: %w", name, rs.srv.Name, serr)
-	}
-	if slices.Contains(r.b.Beside, BesideFio) {
-		res.SetExtra("beside_fio_mbps", mbps)
-	}
+	defer func() {
+		fig, serr := load.stop()
+		if serr != nil {
+			err = errors.Join(err, fmt.Errorf("bench http: %s %s: no figure: %w", name, rs.srv.Name, serr))
+		}
+		if slices.Contains(r.b.Beside, BesideFio) {
+			res.SetExtra("beside_fio_mbps", fig.fioMBps)
+		}
+		if slices.Contains(r.b.Beside, BesideCPU) {
+			res.SetExtra("beside_cpu_pct", fig.cpuPct)
+		}
+	}()
+	res, err = r.measure(ctx, rs, name, round, main, background, conns)
 	return res, err
 }
 
@@ -685,6 +693,9 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		fmt.Sprintf("Latency (p50 … max): %s's own fixed-rate client, %d keep-alive connections offering %.0f requests/s in all, each request timed from when it was due to be sent, so a stalled server is charged for the requests it held up (wrk measures from when it sends, which hides stalls). rate-ok%% is the share of the offered requests answered right in time.",
 			"bench http", b.HotConns, b.HotRate),
 	}
+	if b.HotRate <= 0 {
+		notes[1] = "Latency (p50 … max): wrk's own, timed from when it sends each request, which hides stalls (--hot-rate 0: no fixed-rate phase)."
+	}
 	if b.needsCold() {
 		notes = append(notes, fmt.Sprintf("Cold: %d files of %s (%s) under /c, read at random; each server runs in a memory cgroup capped at %s and the page cache is dropped before each phase. "+
 			"Mixed: the cold load plus %d connections on %s: req/s and latency are the hot client's, cold-MB/s the cold load's. vs-fio compares the cold MB/s with fio reading the same files at random with O_DIRECT at depth %d.",
@@ -695,13 +706,18 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		for _, x := range b.Beside {
 			switch x {
 			case BesideFio:
-				l = append(l, fmt.Sprintf("fio reading the cold files at random (%s, O_DIRECT, depth %d; beside-fio-MB/s is what it read over the row)", FormatBytes(b.FileSize), b.Conns))
+				l = append(l, fmt.Sprintf("fio reading the %d cold files of %s under /c at random (O_DIRECT, depth %d; beside-fio-MB/s is what it read over its run)",
+					int((b.DataSize+b.FileSize-1)/b.FileSize), FormatBytes(b.FileSize), b.Conns))
 			case BesideCPU:
-				l = append(l, fmt.Sprintf("a busy loop on each of the %d CPUs", runtime.NumCPU()))
+				l = append(l, fmt.Sprintf("a busy loop on each of the %d CPUs (beside-cpu%% is the CPU time they got, in percent of all the CPUs, over their run)", runtime.NumCPU()))
 			}
 		}
-		notes = append(notes, "Beside every row (--beside), a load no server serves: "+strings.Join(l, " and ")+
-			", started a second before the row and running through it, to tell what the machine adds to the latency from what the server does.")
+		note := "Beside every server's row (--beside), a load no server serves: " + strings.Join(l, " and ") +
+			", started a second before the row and running through it, to tell what the machine adds to the latency from what the server does."
+		if b.needsCold() && !b.NoFio {
+			note += " fio's own row, which vs-fio compares with, runs alone."
+		}
+		notes = append(notes, note)
 	}
 	var about []string
 	for _, s := range servers {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -31,6 +32,7 @@ const besideSettle = time.Second
 
 // besideLoad is the processes --beside started for one phase.
 type besideLoad struct {
+	start time.Time
 	procs []*besideProc
 }
 
@@ -65,11 +67,15 @@ func (s *syncBuffer) String() string {
 	return strings.TrimSpace(s.buf.String())
 }
 
-// checkBeside refuses loads it does not know and a fio load without fio installed.
+// checkBeside refuses loads it does not know, a load named twice, and a fio load without fio
+// installed.
 func checkBeside(loads []string) error {
-	for _, l := range loads {
+	for i, l := range loads {
 		if !slices.Contains(BesideLoads, l) {
 			return fmt.Errorf("bench http: unknown --beside load %q (%s)", l, strings.Join(BesideLoads, ", "))
+		}
+		if slices.Contains(loads[:i], l) {
+			return fmt.Errorf("bench http: --beside names %q twice", l)
 		}
 	}
 	if slices.Contains(loads, BesideFio) && !FioAvailable() {
@@ -78,8 +84,14 @@ func checkBeside(loads []string) error {
 	return nil
 }
 
+// besideFigures is what the loads did over their run.
+type besideFigures struct {
+	fioMBps float64 // what fio read per second (0 without a fio load)
+	cpuPct  float64 // the busy loops' CPU time, in percent of all the machine's CPUs (0 without)
+}
+
 // startBeside starts the --beside loads and lets them settle. They run until stop.
-func (r *httpRun) startBeside() (*besideLoad, error) {
+func (r *httpRun) startBeside(ctx context.Context) (*besideLoad, error) {
 	b := r.b
 	var argvs [][]string
 	var names []string
@@ -96,12 +108,13 @@ func (r *httpRun) startBeside() (*besideLoad, error) {
 			}
 		}
 	}
-	load := &besideLoad{}
+	load := &besideLoad{start: time.Now()}
 	for i, argv := range argvs {
 		p := &besideProc{name: names[i], cmd: exec.Command(argv[0], argv[1:]...), fio: argv[0] == "fio", done: make(chan struct{})}
 		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.out
 		// Its own group, which stop kills whole; and gone if the bench dies first.
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		p.cmd.WaitDelay = time.Second // a descendant holding its pipes does not hold up stop
 		if err := p.cmd.Start(); err != nil {
 			load.stop()
 			return nil, fmt.Errorf("bench http: --beside: starting %s: %w", ShellQuote(argv), err)
@@ -112,10 +125,15 @@ func (r *httpRun) startBeside() (*besideLoad, error) {
 		}()
 		load.procs = append(load.procs, p)
 	}
-	time.Sleep(besideSettle)
+	select {
+	case <-time.After(besideSettle):
+	case <-ctx.Done():
+		load.stop()
+		return nil, ctx.Err()
+	}
 	if err := load.check(); err != nil {
 		load.stop()
-		return nil, err
+		return nil, fmt.Errorf("bench http: %w", err)
 	}
 	return load, nil
 }
@@ -126,7 +144,7 @@ func (l *besideLoad) check() error {
 	for _, p := range l.procs {
 		select {
 		case <-p.done:
-			errs = append(errs, fmt.Errorf("bench http: --beside %s ended before the phase did (%v): %s", p.name, p.err, p.out.String()))
+			errs = append(errs, fmt.Errorf("--beside %s ended before the phase did (%v): %s", p.name, p.err, p.out.String()))
 		default:
 		}
 	}
@@ -136,15 +154,22 @@ func (l *besideLoad) check() error {
 // besideStopWait is how long fio may take to print its figures after SIGTERM.
 const besideStopWait = 10 * time.Second
 
-// stop ends the loads, and says so if one had ended before it was asked to. fioMBps is what
-// the fio load read per second over its run (0 without one).
-func (l *besideLoad) stop() (fioMBps float64, err error) {
+// stop ends the loads and says what they did, or that one had ended before it was asked to.
+func (l *besideLoad) stop() (besideFigures, error) {
+	var fig besideFigures
 	errs := []error{l.check()}
+	var burned time.Duration
 	for _, p := range l.procs {
-		pgid := p.cmd.Process.Pid
+		if !p.fio {
+			if u, s, err := ProcessCPU(p.cmd.Process.Pid); err == nil {
+				burned += u + s
+			}
+		}
 		select {
 		case <-p.done:
 		default:
+			// The group, though with --thread fio is one process and the busy loop never forks.
+			pgid := p.cmd.Process.Pid
 			if p.fio {
 				syscall.Kill(-pgid, syscall.SIGTERM)
 				select {
@@ -155,15 +180,17 @@ func (l *besideLoad) stop() (fioMBps float64, err error) {
 			syscall.Kill(-pgid, syscall.SIGKILL)
 			<-p.done
 		}
-		syscall.Kill(-pgid, syscall.SIGKILL) // children that outlived their parent
 		if p.fio && errs[0] == nil {
 			var r Result
 			if err := parseFio(p.stdout.Bytes(), false, &r); err != nil {
-				errs = append(errs, fmt.Errorf("bench http: --beside fio: %w", err))
+				errs = append(errs, fmt.Errorf("--beside fio: %w", err))
 			}
-			fioMBps += r.MBPerSec
+			fig.fioMBps += r.MBPerSec
 		}
 	}
+	if wall := time.Since(l.start); burned > 0 && wall > 0 {
+		fig.cpuPct = 100 * burned.Seconds() / (wall.Seconds() * float64(runtime.NumCPU()))
+	}
 	l.procs = nil
-	return fioMBps, errors.Join(errs...)
+	return fig, errors.Join(errs...)
 }

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +45,7 @@ func gone(t *testing.T, p *besideProc) {
 // the load has settled, and all of them gone after stop.
 func TestBesideCPU(t *testing.T) {
 	r := &httpRun{b: &HTTPBench{Beside: []string{BesideCPU}}}
-	load, err := r.startBeside()
+	load, err := r.startBeside(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +58,22 @@ func TestBesideCPU(t *testing.T) {
 			t.Errorf("%s used no CPU in its first %v", p.name, besideSettle)
 		}
 	}
-	if mbps, err := load.stop(); err != nil || mbps != 0 {
-		t.Errorf("stop: %v, fio's MB/s %v without fio", err, mbps)
+	if fig, err := load.stop(); err != nil || fig.fioMBps != 0 || fig.cpuPct <= 0 || fig.cpuPct > 100 {
+		t.Errorf("stop: %v, figures %+v: want the busy loops' share of the CPUs and no fio", err, fig)
 	}
 	for _, p := range procs {
 		gone(t, p)
+	}
+
+	// Ctrl-C while the loads settle ends the wait at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if _, err := r.startBeside(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("startBeside on a cancelled context: %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d >= besideSettle {
+		t.Errorf("startBeside on a cancelled context took %v", d)
 	}
 }
 
@@ -77,7 +90,7 @@ func TestBesideFio(t *testing.T) {
 	}
 	b := &HTTPBench{Beside: []string{BesideFio}, DataDir: dir, FileSize: 64 << 10, Conns: 4}
 	r := &httpRun{b: b}
-	load, err := r.startBeside()
+	load, err := r.startBeside(context.Background())
 	if err != nil {
 		if strings.Contains(err.Error(), "O_DIRECT") || strings.Contains(err.Error(), "Invalid argument") {
 			t.Skipf("the test's temp dir takes no O_DIRECT reads: %v", err)
@@ -87,15 +100,15 @@ func TestBesideFio(t *testing.T) {
 	p := load.procs[0]
 	time.Sleep(200 * time.Millisecond)
 	// SIGTERM makes fio print what it read, which the row reports.
-	if mbps, err := load.stop(); err != nil {
+	if fig, err := load.stop(); err != nil {
 		t.Errorf("stop: %v", err)
-	} else if mbps <= 0 {
-		t.Errorf("fio read %v MB/s beside the row", mbps)
+	} else if fig.fioMBps <= 0 || fig.cpuPct != 0 {
+		t.Errorf("figures %+v: want what fio read and no busy loops", fig)
 	}
 	gone(t, p)
 
 	b.DataDir = filepath.Join(dir, "missing")
-	if load, err := r.startBeside(); err == nil {
+	if load, err := r.startBeside(context.Background()); err == nil {
 		load.stop()
 		t.Fatal("fio beside a missing data set started without an error")
 	} else if !strings.Contains(err.Error(), "--beside fio ended before the phase did") {

@@ -540,6 +540,7 @@ func TestHTTPBenchRefusesBadSetups(t *testing.T) {
 		{HTTPBench{Servers: []string{"apache"}}, `unknown server "apache"`},
 		{HTTPBench{Servers: []string{"nginx:--foo"}}, "only uringd's modes take flags"},
 		{HTTPBench{Beside: []string{"disk"}}, `unknown --beside load "disk"`},
+		{HTTPBench{Beside: []string{"cpu", "cpu"}}, `--beside names "cpu" twice`},
 	} {
 		c.b.Stderr = io.Discard
 		_, err := c.b.Run(context.Background())
