@@ -58,7 +58,7 @@ type HTTPBench struct {
 func HTTPTableColumns() []Column {
 	return []Column{ColName.As("workload", "workload"), ColEngine.As("server", "server"),
 		ColOpsPerSec.As("req/s", "req_per_s"), ExtraCol("±%", "spread_pct", 0), ColMBPerSec,
-		ExtraCol("cold-MB/s", "cold_mbps", 0), ExtraCol("vs-fio", "vs_fio", 2),
+		ExtraCol("cold-MB/s", "cold_mbps", 0), ExtraCol("vs-fio", "vs_fio", 2), ExtraCol("cold@rate-MB/s", "cold_at_rate_mbps", 0),
 		NumCol("p50(ms)", "p50_ms", 2, func(r *Result) float64 { return ms(r.P50) }),
 		NumCol("p99(ms)", "p99_ms", 2, func(r *Result) float64 { return ms(r.P99) }),
 		NumCol("p99.9(ms)", "p999_ms", 2, func(r *Result) float64 { return ms(r.P999) }),
@@ -337,6 +337,9 @@ func stepLine(r *Result) string {
 	s := fmt.Sprintf("  %-10s %-18s %9.0f req/s %8.1f MB/s", r.Name, r.Engine, r.OpsPerSec, r.MBPerSec)
 	if v, ok := r.Extra["cold_mbps"]; ok {
 		s += fmt.Sprintf("  cold %6.1f MB/s", v)
+	}
+	if v, ok := r.Extra["cold_at_rate_mbps"]; ok {
+		s += fmt.Sprintf("  (%.1f at the fixed rate)", v)
 	}
 	if r.P99 > 0 {
 		s += fmt.Sprintf("  p50 %.2f ms  p99 %.2f ms", ms(r.P50), ms(r.P99))
@@ -628,6 +631,8 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 			rerr = errors.Join(rerr, fmt.Errorf("%d answers with a status of 400 or more", bw.Status))
 		} else if err != nil {
 			rerr = errors.Join(rerr, err)
+		} else if bw.DurationUS > 0 {
+			res.SetExtra("cold_at_rate_mbps", float64(bw.Requests)*float64(background.Size)/1e6/bw.Wall().Seconds())
 		}
 	}
 	if rerr != nil {
@@ -698,7 +703,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 	}
 	if b.needsCold() {
 		notes = append(notes, fmt.Sprintf("Cold: %d files of %s (%s) under /c, read at random; each server runs in a memory cgroup capped at %s and the page cache is dropped before each phase. "+
-			"Mixed: the cold load plus %d connections on %s: req/s and latency are the hot client's, cold-MB/s the cold load's. vs-fio compares the cold MB/s with fio reading the same files at random with O_DIRECT at depth %d.",
+			"Mixed: the cold load plus %d connections on %s: req/s and latency are the hot client's, cold-MB/s the cold load's. vs-fio compares the cold MB/s with fio reading the same files at random with O_DIRECT at depth %d. cold@rate-MB/s is the cold load's MB/s in the latency phase, when every server is offered the same hot load: in the throughput phase a server that answers more hot requests has less of the CPUs left for the cold ones.",
 			int((b.DataSize+b.FileSize-1)/b.FileSize), FormatBytes(b.FileSize), FormatBytes(b.DataSize), FormatBytes(b.CacheLimit), b.HotConns, hotPath(b.PathSizes[0]), b.Conns))
 	}
 	if len(b.Beside) > 0 {
