@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -627,6 +628,37 @@ func TestGracefulShutdown(t *testing.T) {
 
 var idleConns = flag.Int("idle-conns", 3000, "idle connections in TestManyIdleConnections")
 
+// acceptQueue describes the TCP sockets on addr's port, from /proc/net/tcp and tcp6: each
+// listener's accept queue (its rx_queue), and how many others there are in each state.
+func acceptQueue(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	want := fmt.Sprintf(":%04X", p)
+	var out []string
+	states := map[string]int{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			out = append(out, err.Error())
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			fs := strings.Fields(line)
+			if len(fs) < 5 || !strings.HasSuffix(fs[1], want) {
+				continue
+			}
+			if fs[3] == "0A" { // LISTEN
+				_, q, _ := strings.Cut(fs[4], ":")
+				rx, _ := strconv.ParseUint(q, 16, 64)
+				out = append(out, fmt.Sprintf("listener %s: %d waiting for accept", fs[1], rx))
+			} else {
+				states[fs[3]]++
+			}
+		}
+	}
+	return fmt.Sprintf("%s; other sockets by state (hex, as in /proc/net/tcp): %v", strings.Join(out, ", "), states)
+}
+
 func TestManyIdleConnections(t *testing.T) {
 	idle := *idleConns
 	var lim syscall.Rlimit
@@ -640,7 +672,10 @@ func TestManyIdleConnections(t *testing.T) {
 			continue
 		}
 		t.Run(m.name, func(t *testing.T) {
-			rs := start(t, m, root, nil)
+			// Connections that have sent nothing are closed after ReadHeaderTimeout (10 s by
+			// default), and dialling thousands takes longer than that under emulation: the
+			// test wants them all open at once.
+			rs := start(t, m, root, func(c *Config) { c.ReadHeaderTimeout = 5 * time.Minute })
 			conns := make([]net.Conn, 0, idle)
 			defer func() {
 				for _, c := range conns {
@@ -654,7 +689,12 @@ func TestManyIdleConnections(t *testing.T) {
 				}
 				conns = append(conns, c)
 			}
-			waitFor(t, func() bool { return rs.s.Conns() == int64(idle) })
+			for deadline := time.Now().Add(30 * time.Second); rs.s.Conns() != int64(idle); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d connections accepted after 30 s; sockets on its port: %s; server log:\n%s",
+						rs.s.Conns(), idle, acceptQueue(rs.addr), rs.logText())
+				}
+			}
 			start := time.Now()
 			resp, body := get(t, rs.url+"/hello.txt")
 			el := time.Since(start)
