@@ -399,7 +399,7 @@ func TestSendfileLookExpires(t *testing.T) {
 		}
 	}
 	fetch() // written just now: cached
-	st := rs.s.LargeFileStats()
+	st := settledStats(t, rs, int64(len(data)))
 	if st.Sendfile != int64(len(data)) {
 		t.Fatalf("cached file: %+v, want all by sendfile", st)
 	}
@@ -416,7 +416,7 @@ func TestSendfileLookExpires(t *testing.T) {
 	}
 	time.Sleep(3 * cachedFor)
 	fetch()
-	st2 := rs.s.LargeFileStats()
+	st2 := settledStats(t, rs, 2*int64(len(data)))
 	t.Logf("%+v then %+v", st, st2)
 	if st2.Read+st2.Direct == st.Read+st.Direct {
 		t.Fatalf("evicted file after %v: %+v then %+v, want it READ, not trusted to be cached", 3*cachedFor, st, st2)
