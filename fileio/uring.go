@@ -456,7 +456,9 @@ func (l *loop) dispatch() {
 		o.slot, o.ud, o.lstate = slot, userData(slot, l.gens[slot]), lsInflight
 		l.inflight++
 		prepSQE(s, o)
-		if l.cancelEvery > 0 {
+		// Only first tries count and are injected (all, with 1): with cancelEvery Ops cycling, a retried Op
+		// would be every cancelEvery-th each time and run out of tries, as no kernel does.
+		if l.cancelEvery == 1 || l.cancelEvery > 0 && o.lkcancels == 0 {
 			if l.prepared++; l.prepared%l.cancelEvery == 0 {
 				s.PrepNop()
 				o.linject = true

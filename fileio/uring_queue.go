@@ -133,7 +133,9 @@ func (q *uringQueue) Submit(o *Op) error {
 // kernel's unasked cancellations do.
 func (q *uringQueue) prep(s *ring.SQE, o *Op) {
 	prepSQE(s, o)
-	if q.cancelEvery > 0 {
+	// Only first tries count and are injected (all, with 1): with cancelEvery Ops cycling, a retried Op
+	// would be every cancelEvery-th each time and run out of tries, as no kernel does.
+	if q.cancelEvery == 1 || q.cancelEvery > 0 && o.lkcancels == 0 {
 		if q.prepared++; q.prepared%q.cancelEvery == 0 {
 			s.PrepNop()
 			o.linject = true
