@@ -590,8 +590,10 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 	res.Latency = w.Latency()
 	res.Derive()
 	reqs := float64(w.Requests + bw.Requests)
-	if background != nil && bw.DurationUS > 0 {
-		res.SetExtra("cold_mbps", float64(bw.Requests)*float64(background.Size)/1e6/bw.Wall().Seconds())
+	if background != nil {
+		if v, ok := bw.MBPerSec(background.Size); ok {
+			res.SetExtra("cold_mbps", v)
+		}
 	}
 	if reqs > 0 {
 		res.SetExtra("cpu_us_per_req", (res.CPUUser+res.CPUSys)*1e6/reqs)
@@ -631,8 +633,8 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 			rerr = errors.Join(rerr, fmt.Errorf("%d answers with a status of 400 or more", bw.Status))
 		} else if err != nil {
 			rerr = errors.Join(rerr, err)
-		} else if bw.DurationUS > 0 {
-			res.SetExtra("cold_at_rate_mbps", float64(bw.Requests)*float64(background.Size)/1e6/bw.Wall().Seconds())
+		} else if v, ok := bw.MBPerSec(background.Size); ok {
+			res.SetExtra("cold_at_rate_mbps", v)
 		}
 	}
 	if rerr != nil {

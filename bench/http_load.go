@@ -63,6 +63,15 @@ type WrkResult struct {
 // Wall is the run's measured time.
 func (w *WrkResult) Wall() time.Duration { return time.Duration(w.DurationUS) * time.Microsecond }
 
+// MBPerSec is the rate of a run whose every answer was size bytes, in 10^6 bytes a second;
+// ok is false when the run measured no time.
+func (w *WrkResult) MBPerSec(size int64) (mbps float64, ok bool) {
+	if w.DurationUS <= 0 {
+		return 0, false
+	}
+	return float64(w.Requests) * float64(size) / 1e6 / w.Wall().Seconds(), true
+}
+
 // Latency is wrk's histogram as a Latency (closed loop: not corrected for coordinated omission).
 func (w *WrkResult) Latency() Latency {
 	d := func(us float64) time.Duration { return time.Duration(us * 1e3) }

@@ -43,6 +43,12 @@ func TestParseWrk(t *testing.T) {
 	if w.Requests != 318110 || w.Wall() != 5003104*time.Microsecond || w.Status != 0 {
 		t.Fatalf("parsed %+v", w)
 	}
+	if v, ok := w.MBPerSec(256 << 10); !ok || math.Abs(v-318110*262144/1e6/5.003104) > 1e-9 {
+		t.Fatalf("MBPerSec = %v, %v", v, ok)
+	}
+	if _, ok := (&WrkResult{Requests: 1}).MBPerSec(1); ok {
+		t.Fatal("MBPerSec of a run with no time is ok")
+	}
 	l := w.Latency()
 	if l.P50 != 968*time.Microsecond || l.P999 != 4711*time.Microsecond || l.Max != 13270*time.Microsecond {
 		t.Fatalf("latency %+v", l)
