@@ -67,7 +67,7 @@ func HTTPTableColumns() []Column {
 		ExtraCol("cpu/req(µs)", "cpu_us_per_req", 1), ExtraCol("sys/req", "syscalls_per_req", 2),
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
 		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1),
-		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
+		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("cold-wrk-cpu%", "cold_wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
 		ExtraCol("beside-fio-MB/s", "beside_fio_mbps", 0), ExtraCol("beside-cpu%", "beside_cpu_pct", 0)}
 }
 
@@ -585,6 +585,9 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 	if w.CPU > 0 && w.DurationUS > 0 {
 		res.SetExtra("wrk_cpu_pct", 100*w.CPU.Seconds()/w.Wall().Seconds())
 	}
+	if bw.CPU > 0 && bw.DurationUS > 0 {
+		res.SetExtra("cold_wrk_cpu_pct", 100*bw.CPU.Seconds()/bw.Wall().Seconds())
+	}
 	res.Bytes = w.Requests * main.Size
 	res.Errors = w.Connect + w.Read + w.Write + w.Timeout + bw.Connect + bw.Read + bw.Write + bw.Timeout
 	res.Latency = w.Latency()
@@ -695,7 +698,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 	notes := []string{
 		fmt.Sprintf("Load: wrk (one thread, %d connections, %v per phase) for throughput and for what the server costs; "+
 			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase; rss(MiB) is their resident memory at peak and KiB/conn its growth over the phase per connection wrk held open (user memory only: the kernel's socket buffers are not in it). "+
-			"wrk-cpu%% is the CPU time of the wrk whose rate is reported, over its run: wrk drives its connections from one thread, so near 100 the client, not the server, sets req/s. "+
+			"wrk-cpu%% is the CPU time of the wrk whose rate is reported, over its run: wrk drives its connections from one thread, so near 100 the client, not the server, sets req/s; cold-wrk-cpu%% is the same for the cold load's wrk in mixed. "+
 			"steal%% is the share of the machine's CPU time the hypervisor gave to others while the row was measured (/proc/stat): a virtual machine whose host is busy loses its CPUs for milliseconds at a time, and every server's and client's latency shows it.", b.Conns, b.Duration),
 		fmt.Sprintf("Latency (p50 … max): %s's own fixed-rate client, %d keep-alive connections offering %.0f requests/s in all, each request timed from when it was due to be sent, so a stalled server is charged for the requests it held up (wrk measures from when it sends, which hides stalls). rate-ok%% is the share of the offered requests answered right in time.",
 			"bench http", b.HotConns, b.HotRate),

@@ -1,12 +1,16 @@
 package netio
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,7 +81,7 @@ func errString(err error) string {
 }
 
 // TestKernelCancelledOpens: the kernel cancels queued io-wq work it cannot start a worker
-// for (6.1, while other threads come and go), and OPENAT2 and STATX always run there. Every
+// for (6.1, while other threads come and go), and an uncached OPENAT2 always runs there. Every
 // third of them is made to complete as -ECANCELED: each is submitted again and every file
 // is served. When every try is cancelled, the request gets a 500 after the bound, not a hang.
 // (Before: "open /odd.bin: operation canceled" and a 500, seen in the 6.1 VM.)
@@ -102,6 +106,40 @@ func TestKernelCancelledOpens(t *testing.T) {
 			defer rs.stop(t)
 			if resp, _ := get(t, rs.url+"/hello.txt"); resp.StatusCode != 500 {
 				t.Fatalf("every open cancelled: %d, want 500", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestStatFails: the loop stats each file it opens itself (statx on the new fd); when that
+// fails, the request gets a 500, the fd is closed at once, and the same
+// connection serves the next request.
+func TestStatFails(t *testing.T) {
+	for _, m := range []mode{modes()[0], modes()[4]} { // uring, 5.10
+		t.Run(m.name, func(t *testing.T) {
+			root := testRoot(t)
+			_, rs := startTuned(t, m, root, ringTuning{statErr: syscall.EIO}, nil)
+			defer rs.stop(t)
+			c, err := net.Dial("tcp", rs.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for i := range 3 {
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprintf(c, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("request %d: %v; log:\n%s", i, err, rs.logText())
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 500 || resp.Close {
+					t.Fatalf("request %d: %d (close %v) %q, want a 500 on a kept connection", i, resp.StatusCode, resp.Close, body)
+				}
+			}
+			if n := fdsUnder(t, root); n != 0 {
+				t.Fatalf("%d fds still open beneath the root after every stat failed", n)
 			}
 		})
 	}

@@ -25,8 +25,8 @@ const (
 // taken only while a reply's chunks go through it, not while sendfile or splice sends a large
 // piece) is written by the kernel (READ) and read by it (SEND) while those SQEs are in flight;
 // the conn keeps it referenced until their CQEs are reaped and only then returns it to the pool.
-// c.pathz, c.how and c.stx are read or written by OPENAT2/STATX in flight; they live in this
-// heap-allocated conn, never on a stack. Received bytes arrive in the loop's provided buffers
+// c.pathz and c.how are read by OPENAT2 in flight (c.stx is written by the loop's own statx);
+// they live in this heap-allocated conn, never on a stack. Received bytes arrive in the loop's provided buffers
 // and are copied into c.in, so a buffer goes back to the kernel as soon as its CQE is seen.
 type conn struct {
 	slot     int32
@@ -47,8 +47,8 @@ type conn struct {
 	waitHead               bool  // a partial request head is buffered (read-header deadline)
 	queuedAtStop           bool  // accepted from the listener's queue at shutdown: wait for its request
 	opener                 bool  // its open of key is the one others wait for (loop.opening)
-	kcancels               uint8 // its OPENAT2/STATX the kernel cancelled unasked, in a row
-	injected               bool  // its OPENAT2/STATX is a NOP standing for a cancellation (ringTuning.cancelEvery)
+	kcancels               uint8 // its OPENAT2 the kernel cancelled unasked, in a row
+	injected               bool  // its OPENAT2 is a NOP standing for a cancellation (ringTuning.cancelEvery)
 	indexTry               bool  // looking up dir/index.html
 	// sib is the precompressed sibling (index in Config.Precompressed) being looked up, -1
 	// for none; sibServe that it is to be sent (else its existence is being learnt), and
@@ -76,10 +76,9 @@ type conn struct {
 	key      []byte // the path being looked up (cache key)
 	scr      []byte
 
-	pathz  []byte
-	how    *ring.OpenHow
-	stx    *unix.Statx_t
-	openFd int
+	pathz []byte
+	how   *ring.OpenHow
+	stx   *unix.Statx_t
 
 	rep       reply
 	file      *fileEntry
@@ -128,7 +127,6 @@ func (c *conn) open(fd int) {
 	c.inBody = false
 	c.sib = -1
 	c.special = specialNone
-	c.openFd = -1
 	c.readsPending, c.poolBusy = 0, 0
 	c.remoteN = 0
 	if c.how == nil {

@@ -15,8 +15,8 @@
 //   - A connection's send buffer (16 KiB, or 256 KiB for large replies, from per-loop pools)
 //     is filled by READs and read by the linked SEND; the connection holds it until every
 //     CQE of that reply is reaped, then returns it to the pool.
-//   - Path, open_how and statx buffers of OPENAT2 and STATX live in the heap-allocated
-//     connection, never on a goroutine stack.
+//   - OPENAT2's path and open_how buffers live in the heap-allocated connection, never on a
+//     goroutine stack.
 //   - In threadpool mode the fileio.Ops (and the buffers they read into) are owned by the
 //     fileio Queue from Submit until Reap returns them to the loop.
 //   - Large file pieces sent by sendfile(2) or SPLICE never pass through user memory: the

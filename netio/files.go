@@ -82,10 +82,9 @@ func (fc *fileCache) add(key []byte, fd int, stx *unix.Statx_t, now time.Time) (
 	case unix.S_IFREG:
 		// Opened O_NONBLOCK so a FIFO could not block the open; a regular file reads
 		// through the page cache and must not carry it (io_uring would then fail rather
-		// than wait for the disk).
-		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-			unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&^unix.O_NONBLOCK)
-		}
+		// than wait for the disk). Of the flags F_SETFL sets, the open set only
+		// O_NONBLOCK (loop.lookup's open_how), so 0 clears it without an F_GETFL.
+		unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0)
 	case unix.S_IFDIR:
 		unix.Close(fd)
 		fd = -1

@@ -101,7 +101,7 @@ func TestIOWQMaxWorkers(t *testing.T) {
 	if m.cfg.LargeFiles != "splice" {
 		t.Fatalf("mode %s is not the splice mode", m.name)
 	}
-	// The cap holds for each of io-wq's two kinds of worker: bounded ones (the file's STATX)
+	// The cap holds for each of io-wq's two kinds of worker: bounded ones (the file's OPENAT2)
 	// and unbounded ones (the SPLICEs to sockets).
 	const limit = 1
 	capped, logs := peak(t, m, limit)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -89,7 +90,7 @@ type loop struct {
 	wakeBuf    *[8]byte
 	wakeArm    bool
 	pipes      []pipePair // empty splice pipes of finished replies, for the next (--large-files splice)
-	injectN    uint64     // OPENAT2/STATX prepared, for ringTuning.cancelEvery
+	injectN    uint64     // OPENAT2s and chains prepared, for ringTuning.cancelEvery
 	// specialLogged is when a missing fallback or error page was last logged.
 	specialLogged time.Time
 	outPool       sync.Pool // outBufSize send buffers
@@ -529,8 +530,6 @@ func (l *loop) complete(u uint64, res int32, flags uint32) {
 		l.onSend(c, res)
 	case opOpen:
 		l.onOpen(c, res)
-	case opStatx:
-		l.onStatx(c, res)
 	}
 	l.maybeRelease(c)
 }
@@ -887,7 +886,7 @@ func (l *loop) serveInput(c *conn) {
 	}
 }
 
-// serve answers a parsed GET or HEAD: find the file (cache, else open+statx in the ring).
+// serve answers a parsed GET or HEAD: find the file (cache, else OPENAT2 in the ring, then statx).
 func (l *loop) serve(c *conn) {
 	c.fellBack = false
 	if c.req.Method == http1.MethodOPTIONS { // parsed only with CORS on: a preflight
@@ -952,14 +951,14 @@ func (l *loop) openInRing(c *conn) {
 
 var dotPath = []byte(".")
 
-// maxKernelCancels bounds how often an OPENAT2 or STATX the kernel cancelled unasked is
-// submitted again. Both always run on io-wq workers, and the kernel cancels queued io-wq work
+// maxKernelCancels bounds how often an OPENAT2 the kernel cancelled unasked is submitted
+// again. An uncached one always runs on an io-wq worker, and the kernel cancels queued io-wq work
 // it cannot start a worker for while other threads of the process come and go (seen on 6.1:
 // "open /odd.bin: operation canceled", a 500), though the loop's thread lives on; such work
 // never ran. The loop never cancels these itself (closeConn cancels only receives and polls).
 const maxKernelCancels = 8
 
-// cancelledUnasked reports whether res is such a cancellation of c's open or stat, to be
+// cancelledUnasked reports whether res is such a cancellation of c's open, to be
 // submitted again; any other result ends the run of them.
 func (l *loop) cancelledUnasked(c *conn, res int32) bool {
 	if res != -int32(syscall.ECANCELED) || c.kcancels >= maxKernelCancels {
@@ -1070,46 +1069,29 @@ func (l *loop) onOpen(c *conn, res int32) {
 		l.openFailed(c, syscall.Errno(-res))
 		return
 	}
-	c.openFd = int(res)
-	l.statxInRing(c)
+	l.statOpened(c, int(res))
 }
 
-// statxInRing stats c.openFd into c.stx; a connection released before it runs closes
-// c.openFd in release.
-func (l *loop) statxInRing(c *conn) {
-	if !l.reserve(1) {
-		l.deferStep(c, stepStatx)
-		return
-	}
-	sqe, u := l.prep(opStatx, c)
-	sqe.PrepStatx(c.openFd, &emptyPath[0], unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE|unix.STATX_MTIME, c.stx)
-	l.injectCancel(sqe, c)
-	sqe.UserData = u
-}
+// statxMask is what a file's entry needs of its statx.
+const statxMask = unix.STATX_TYPE | unix.STATX_SIZE | unix.STATX_MTIME
 
 var emptyPath = []byte{0}
 
-func (l *loop) openFailed(c *conn, errno syscall.Errno) {
-	l.answer(c, lookup{errno: errno, indexTry: c.indexTry}, nil)
-}
-
-func (l *loop) onStatx(c *conn, res int32) {
-	res = injectedResult(c, res)
-	if !c.closing && l.cancelledUnasked(c, res) {
-		l.statxInRing(c) // it never ran: again, on the same fd
-		return
+// statOpened stats fd, just opened for c, on the loop's thread and makes its cache entry. An
+// open fd's inode is in memory, so the stat reads no disk, and AT_STATX_DONT_SYNC keeps a
+// network file system from asking its server; IORING_OP_STATX always runs on an io-wq worker,
+// and that thread hop, on every uncached open, cost the cold load a third of its throughput
+// beside a hot client (measured: docs/results).
+func (l *loop) statOpened(c *conn, fd int) {
+	errno := l.s.tune.statErr
+	if errno == 0 {
+		_, _, errno = unix.Syscall6(unix.SYS_STATX, uintptr(fd), uintptr(unsafe.Pointer(&emptyPath[0])),
+			unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, statxMask, uintptr(unsafe.Pointer(c.stx)), 0)
 	}
-	fd := c.openFd
-	c.openFd = -1
-	if c.closing {
+	if errno != 0 {
 		unix.Close(fd)
 		l.openDone(c)
-		return
-	}
-	if res < 0 {
-		unix.Close(fd)
-		l.openDone(c)
-		l.openFailed(c, syscall.Errno(-res))
+		l.openFailed(c, errno)
 		return
 	}
 	e, errno := l.files.add(c.key, fd, c.stx, l.now)
@@ -1119,6 +1101,10 @@ func (l *loop) onStatx(c *conn, res int32) {
 		return
 	}
 	l.haveFile(c, e)
+}
+
+func (l *loop) openFailed(c *conn, errno syscall.Errno) {
+	l.answer(c, lookup{errno: errno, indexTry: c.indexTry}, nil)
 }
 
 // haveFile: the lookup found e (the cache refuses what is neither a regular file nor a
@@ -1628,10 +1614,6 @@ func (l *loop) release(c *conn) {
 		c.file.refs--
 		l.files.unpin(c.file, l)
 		c.file = nil
-	}
-	if c.openFd >= 0 {
-		unix.Close(c.openFd)
-		c.openFd = -1
 	}
 	l.putOut(c)
 	c.in = nil

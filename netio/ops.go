@@ -13,7 +13,6 @@ const (
 	opRead
 	opSend
 	opOpen
-	opStatx
 	opCancel
 	opWake
 	opPoll
@@ -48,7 +47,6 @@ var ops = [numOps]opInfo{
 	opRead:      {name: "read", conn: true, skippable: true},
 	opSend:      {name: "send", conn: true, tail: true},
 	opOpen:      {name: "openat2", conn: true},
-	opStatx:     {name: "statx", conn: true},
 	opCancel:    {name: "cancel"},
 	opWake:      {name: "poll eventfd"},
 	opPoll:      {name: "poll", conn: true},
@@ -101,7 +99,6 @@ type step uint8
 const (
 	stepNone      step = iota
 	stepOpen           // lookup's OPENAT2
-	stepStatx          // onOpen's STATX
 	stepFill           // fillAndSend: the next chunk's chain
 	stepSend           // the rest of a partially sent chunk, or a threadpool chunk's SEND
 	stepSpliceOut      // the rest of the pipe into the socket
@@ -173,8 +170,6 @@ func (l *loop) drainUnqueued() {
 		switch s {
 		case stepOpen:
 			l.openInRing(c)
-		case stepStatx:
-			l.statxInRing(c)
 		case stepFill:
 			l.fillAndSend(c)
 		case stepSend:

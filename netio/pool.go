@@ -250,7 +250,7 @@ func (l *loop) drainInbox() {
 	in.mu.Unlock()
 }
 
-// onPoolOpen is onOpen+onStatx for a file opened by the threadpool engine.
+// onPoolOpen is onOpen+statOpened for a file opened by the threadpool engine.
 func (l *loop) onPoolOpen(c *conn, f *fileio.File, errno syscall.Errno) {
 	if c.closing {
 		if f != nil {

@@ -190,7 +190,7 @@ func expect(t *testing.T, resp *http.Response, body []byte, status int, enc stri
 
 // TestPrecompressedUnderPressure: sibling lookups go through the same lookup as any path,
 // so they must survive what it survives: a full SQ (tiny rings), the kernel's unasked
-// cancellations of OPENAT2, STATX and chains (every 7th: with a smaller period the same
+// cancellations of OPENAT2 and chains (every 7th: with a smaller period the same
 // connection's retries can be the ones hit every time, as the kernel's never are), no open-file cache (every request looks the
 // siblings up again), and clients that vanish while a lookup is in flight. Every body
 // must be right, and once the clients are gone no fd of a served file stays open.

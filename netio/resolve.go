@@ -29,7 +29,7 @@ type lookup struct {
 
 // resolve decides what answers req from what its lookup found. It is the one copy of this
 // logic: the uring loop, its threadpool mode and the std engine each look paths up their
-// own way (OPENAT2 and STATX in the ring, fileio's threadpool and std engines beneath the
+// own way (OPENAT2 in the ring and statx, fileio's threadpool and std engines beneath the
 // same root) and act on the verdict.
 func resolve(req *http1.Request, l lookup) verdict {
 	switch {

@@ -2,6 +2,7 @@ package netio
 
 import (
 	"sync/atomic"
+	"syscall"
 
 	"github.com/uringd/uringd/ring"
 )
@@ -13,9 +14,11 @@ type ringTuning struct {
 	sqEntries, cqEntries uint32
 	faults               *ring.Faults
 	poolDepth            int // threadpool mode: the fileio Queue's depth instead of 4096
-	// cancelEvery > 0 makes every cancelEvery-th OPENAT2 or STATX a NOP whose completion
-	// reads -ECANCELED: what the kernel's unasked cancellations of io-wq work look like.
+	// cancelEvery > 0 makes every cancelEvery-th OPENAT2 a NOP whose completion reads
+	// -ECANCELED: what the kernel's unasked cancellations of io-wq work look like.
 	cancelEvery uint64
+	// statErr, when set, is what the statx of every file the loop opens fails with.
+	statErr syscall.Errno
 	// loopThread, when set, is told each loop's OS thread once its ring exists (the kernel
 	// names that thread's io-wq workers iou-wrk-TID).
 	loopThread func(loop, tid int)
