@@ -1079,9 +1079,9 @@ var emptyPath = []byte{0}
 
 // statOpened stats fd, just opened for c, on the loop's thread and makes its cache entry. An
 // open fd's inode is in memory, so the stat reads no disk, and AT_STATX_DONT_SYNC keeps a
-// network file system from asking its server; IORING_OP_STATX always runs on an io-wq worker,
-// and that thread hop, on every uncached open, cost the cold load a third of its throughput
-// beside a hot client (measured: docs/results).
+// network file system from asking its server. IORING_OP_STATX always runs on an io-wq worker:
+// that thread hop on every uncached open slowed the cold load beside a hot client (measured:
+// docs/results).
 func (l *loop) statOpened(c *conn, fd int) {
 	errno := l.s.tune.statErr
 	if errno == 0 {
