@@ -73,7 +73,7 @@ func newUring(opts Options) (*uringEngine, error) {
 	for range n {
 		l, err := newLoop(e, entries, opts.cqEntries)
 		if l != nil {
-			l.cancelEvery = opts.cancelEvery
+			l.inject.every = opts.cancelEvery
 		}
 		if err != nil {
 			for _, l := range e.loops { // not started yet: nothing in flight
@@ -200,8 +200,7 @@ type loop struct {
 	closeSeen          bool
 	batch              int // Options.SubmitBatch
 	exited             chan struct{}
-	cancelEvery        uint64 // Options.cancelEvery
-	prepared           uint64 // Ops prepared, for cancelEvery
+	inject             cancelInjector
 }
 
 // maxKernelCancels bounds how often the loop submits again an Op the kernel cancelled
@@ -456,14 +455,7 @@ func (l *loop) dispatch() {
 		o.slot, o.ud, o.lstate = slot, userData(slot, l.gens[slot]), lsInflight
 		l.inflight++
 		prepSQE(s, o)
-		// Only first tries count and are injected (all, with 1): with cancelEvery Ops cycling, a retried Op
-		// would be every cancelEvery-th each time and run out of tries, as no kernel does.
-		if l.cancelEvery == 1 || l.cancelEvery > 0 && o.lkcancels == 0 {
-			if l.prepared++; l.prepared%l.cancelEvery == 0 {
-				s.PrepNop()
-				o.linject = true
-			}
-		}
+		l.inject.maybe(s, o)
 		s.UserData = o.ud
 		if l.batch > 0 && int(l.r.Pending()) >= l.batch {
 			l.r.Submit()
@@ -566,5 +558,25 @@ func prepSQE(s *ring.SQE, o *Op) {
 		s.PrepClose(o.fd)
 	default:
 		s.PrepNop()
+	}
+}
+
+// cancelInjector turns every Options.cancelEvery-th Op a ring prepares into a NOP standing
+// for the kernel's unasked cancellation (tests). Only first tries count and are injected
+// (every try, with 1): with cancelEvery Ops cycling, a retried Op would be every
+// cancelEvery-th each time and run out of tries, as no kernel does.
+type cancelInjector struct {
+	every    uint64 // Options.cancelEvery; 0: none
+	prepared uint64 // first tries prepared
+}
+
+// maybe makes s, just prepared for o, such a NOP if o's turn has come.
+func (c *cancelInjector) maybe(s *ring.SQE, o *Op) {
+	if c.every == 0 || c.every > 1 && o.lkcancels != 0 {
+		return
+	}
+	if c.prepared++; c.prepared%c.every == 0 {
+		s.PrepNop()
+		o.linject = true
 	}
 }

@@ -41,10 +41,9 @@ type uringQueue struct {
 	scratch []*Op
 	// again holds Ops the kernel cancelled unasked, to be submitted again (maxKernelCancels);
 	// they are in flight but in no SQE yet.
-	again       []*Op
-	cancelEvery uint64 // Options.cancelEvery
-	prepared    uint64
-	stalls      uint64 // resubmits that found the SQ full and the kernel refusing (for tests)
+	again  []*Op
+	inject cancelInjector
+	stalls uint64 // resubmits that found the SQ full and the kernel refusing (for tests)
 }
 
 func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
@@ -66,7 +65,7 @@ func (e *uringEngine) NewQueue(depth int, opts QueueOptions) (Queue, error) {
 	}
 	q := &uringQueue{r: r, depth: depth, slots: make([]*Op, depth), gens: make([]uint32, depth),
 		free: make([]uint32, depth), cqes: make([]*ring.CQE, r.CQEntries()), notify: opts.Notify,
-		inKern: !opts.Park && opts.Notify == nil, batch: max(0, opts.Batch), cancelEvery: e.cancelEvery}
+		inKern: !opts.Park && opts.Notify == nil, batch: max(0, opts.Batch), inject: cancelInjector{every: e.cancelEvery}}
 	for i := range q.free {
 		q.free[i] = uint32(depth - 1 - i)
 	}
@@ -133,14 +132,7 @@ func (q *uringQueue) Submit(o *Op) error {
 // kernel's unasked cancellations do.
 func (q *uringQueue) prep(s *ring.SQE, o *Op) {
 	prepSQE(s, o)
-	// Only first tries count and are injected (all, with 1): with cancelEvery Ops cycling, a retried Op
-	// would be every cancelEvery-th each time and run out of tries, as no kernel does.
-	if q.cancelEvery == 1 || q.cancelEvery > 0 && o.lkcancels == 0 {
-		if q.prepared++; q.prepared%q.cancelEvery == 0 {
-			s.PrepNop()
-			o.linject = true
-		}
-	}
+	q.inject.maybe(s, o)
 	s.UserData = o.ud
 }
 
