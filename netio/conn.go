@@ -21,7 +21,8 @@ const (
 
 // conn is one client connection, owned by its loop and reused from the loop's slot table.
 //
-// Buffer ownership: c.out (a pooled 16 KiB or 256 KiB buffer, sized by what a chunk gathers,
+// Buffer ownership: c.out (a pooled 16 KiB or 256 KiB buffer, or a registered 256 KiB one
+// (fixed.go), sized by what a chunk gathers,
 // taken only while a reply's chunks go through it, not while sendfile or splice sends a large
 // piece) is written by the kernel (READ) and read by it (SEND) while those SQEs are in flight;
 // the conn keeps it referenced until their CQEs are reaped and only then returns it to the pool.
@@ -92,6 +93,7 @@ type conn struct {
 	spliceShort    bool // the chunk's splice-in moved less than asked (its link is broken)
 	out            []byte
 	outBox         *[]byte // the pool's box of out, given back with it (putOut)
+	outSlot        int32   // out is the loop's registered buffer outSlot-1 (fixed.go); 0: a pooled one
 	outLen         int
 	outSent        int
 	readFailed     bool

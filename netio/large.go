@@ -23,6 +23,7 @@ const (
 	largeSplice                    // SPLICE file→pipe linked to SPLICE pipe→socket (io-wq)
 	largeSendfile                  // sendfile(2) from the loop, for ranges in the page cache
 	largeDirect                    // not a path but a count: uncached chunks READ with O_DIRECT
+	largeFixed                     // not a path but a count: READ into registered buffers
 )
 
 const (
@@ -42,6 +43,9 @@ type LargeFileStats struct {
 	Splice   int64 // SPLICE file→pipe→socket through the ring
 	Sendfile int64 // sendfile(2) from the loop's thread
 	Direct   int64 // READ with O_DIRECT, then SEND: uncached ranges read once (Config.ColdReads)
+	// Fixed counts the bytes of Read and Direct that were read into registered buffers
+	// (READ_FIXED, Config.FixedBuffers).
+	Fixed int64
 	// UncachedLooks counts the cachestat(2) looks that found part of a range out of the page
 	// cache, so that READ sent it instead of sendfile. (The kernel's count can also fall a
 	// page short for a moment, on a file just written, and send a cached range by READ.)
@@ -55,6 +59,7 @@ func (s *Server) LargeFileStats() LargeFileStats {
 		Splice:   s.large[largeSplice].Load(),
 		Sendfile: s.large[largeSendfile].Load(),
 		Direct:   s.large[largeDirect].Load(),
+		Fixed:    s.large[largeFixed].Load(),
 
 		UncachedLooks: s.uncachedLooks.Load(),
 	}

@@ -94,6 +94,7 @@ type loop struct {
 	// specialLogged is when a missing fallback or error page was last logged.
 	specialLogged time.Time
 	outPool       sync.Pool // outBufSize send buffers
+	fixed         fixedBufs // outBufSize send buffers registered with the ring (fixed.go)
 	smallPool     sync.Pool // outSmallSize send buffers
 
 	counts   loopCounters // this loop's counts, for Server.Stats (stats.go)
@@ -167,6 +168,7 @@ func (l *loop) setupRing() error {
 		r.Close()
 		return fmt.Errorf("netio: loop %d: receive buffers: %w", l.id, err)
 	}
+	l.setupFixed()
 	return nil
 }
 
@@ -217,8 +219,11 @@ func (l *loop) close() {
 	l.pipes = nil
 	if stuck {
 		l.s.keepFailed(l)
-	} else if l.bufs != nil {
-		l.bufs.Close()
+	} else {
+		if l.bufs != nil {
+			l.bufs.Close()
+		}
+		l.fixed.unmap()
 	}
 	l.closeWake()
 }
@@ -1219,9 +1224,9 @@ func (l *loop) fillAndSend(c *conn) {
 	}
 	l.sizeOut(c, l.chunkBytes(c, readLarge))
 	var reads [maxChainReads]struct {
-		lo, n  int
-		off    int64
-		direct bool
+		lo, n         int
+		off           int64
+		direct, large bool
 	}
 	nreads := 0
 	for c.piece < len(rep.pieces) && c.outLen < len(c.out) && nreads < l.chainMax-1 {
@@ -1263,10 +1268,10 @@ func (l *loop) fillAndSend(c *conn) {
 			l.s.large[largeRead].Add(n)
 		}
 		reads[nreads] = struct {
-			lo, n  int
-			off    int64
-			direct bool
-		}{c.outLen, int(n), p.off + c.pieceDone, direct}
+			lo, n         int
+			off           int64
+			direct, large bool
+		}{c.outLen, int(n), p.off + c.pieceDone, direct, p.n >= largeMin}
 		nreads++
 		c.outLen += int(n)
 		c.pieceDone += n
@@ -1300,7 +1305,14 @@ func (l *loop) fillAndSend(c *conn) {
 				buf = buf[1:]
 			}
 		}
-		sqe.PrepRead(rfd, buf, uint64(rd.off))
+		if c.outSlot > 0 {
+			sqe.PrepReadFixed(rfd, buf, uint64(rd.off), uint16(c.outSlot-1))
+			if rd.large {
+				l.s.large[largeFixed].Add(int64(rd.n))
+			}
+		} else {
+			sqe.PrepRead(rfd, buf, uint64(rd.off))
+		}
 		sqe.UserData = u
 		l.link(sqe)
 	}
@@ -1526,6 +1538,8 @@ func (l *loop) sizeOut(c *conn, need int) {
 	l.putOut(c)
 	if need <= outSmallSize {
 		c.outBox = l.smallPool.Get().(*[]byte)
+	} else if c.out, c.outSlot = l.fixed.get(); c.outSlot > 0 {
+		return
 	} else {
 		c.outBox = l.outPool.Get().(*[]byte)
 	}
@@ -1535,6 +1549,11 @@ func (l *loop) sizeOut(c *conn, need int) {
 // putOut returns c's send buffer to its pool; only called when no SQE uses it any more.
 func (l *loop) putOut(c *conn) {
 	if c.out == nil {
+		return
+	}
+	if c.outSlot > 0 {
+		l.fixed.put(c.outSlot)
+		c.out, c.outSlot = nil, 0
 		return
 	}
 	// The pool gets back the pointer it gave: a new &out would be an allocation a reply.

@@ -96,6 +96,15 @@ type Config struct {
 	// Default (for 0) 10000.
 	MaxListingEntries int
 
+	// FixedBuffers is how many 256 KiB send buffers each loop registers with its ring
+	// (IORING_REGISTER_BUFFERS), so the file bytes READ into them (uncached large ranges,
+	// and pieces read with their head) go by READ_FIXED: the kernel pins those pages once,
+	// instead of at every read. Connections beyond them read into ordinary buffers. They
+	// are pinned memory, which counts against RLIMIT_MEMLOCK without CAP_IPC_LOCK; a loop
+	// the limit refuses registers half as many, down to none, and Logf says so. Default
+	// (for 0) 32, 8 MiB a loop; negative disables. The thread-pool file IO mode has none.
+	FixedBuffers int
+
 	// IOWQMaxWorkers caps each loop's io-wq worker threads of each kind, bounded (regular
 	// file work: reads, opens, stats) and unbounded (sockets, pipes), with
 	// IORING_REGISTER_IOWQ_MAX_WORKERS (5.15+): at most 2×IOWQMaxWorkers per loop, so a cold
@@ -218,6 +227,9 @@ func (c *Config) setDefaults() {
 	if c.OpenFileCache == 0 {
 		c.OpenFileCache = 1024
 	}
+	if c.FixedBuffers == 0 {
+		c.FixedBuffers = 32
+	}
 	if c.OpenFileCacheTTL <= 0 {
 		c.OpenFileCacheTTL = time.Second
 	}
@@ -240,7 +252,7 @@ func connCap(cfg Config) int64 {
 }
 
 // checkNegative refuses negative counts and times, which have no meaning (zero takes the
-// default; OpenFileCache and BatchWait are the fields where negative disables).
+// default; OpenFileCache, FixedBuffers and BatchWait are the fields where negative disables).
 func (c *Config) checkNegative() error {
 	for _, f := range []struct {
 		name string
@@ -276,7 +288,7 @@ type Server struct {
 	requests atomic.Int64 // responses completed
 	// large counts the bytes of large file pieces sent by each path (index: largeRead,
 	// largeSplice, largeSendfile), so tests and operators can see which path the kernel got.
-	large [4]atomic.Int64
+	large [5]atomic.Int64
 	// uncachedLooks counts cachestat looks that found a range not all cached (LargeFileStats).
 	uncachedLooks atomic.Int64
 	sendfileOK    bool // cachestat(2) works here: the sendfile path can be taken (SendfileUsable)

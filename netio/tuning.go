@@ -25,6 +25,9 @@ type ringTuning struct {
 	// misalignDirect makes every O_DIRECT READ use a buffer a byte off its alignment, which
 	// the kernel refuses with EINVAL: the fallback to buffered reads runs.
 	misalignDirect bool
+	// fixedLimit > 0 makes registering more than fixedLimit buffers fail with ENOMEM, as
+	// RLIMIT_MEMLOCK does; < 0 makes every registration fail.
+	fixedLimit int
 }
 
 // pressure counts what tests need to see of the loops' work: full SQs, parsing.

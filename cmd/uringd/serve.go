@@ -44,6 +44,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "batch-wait", Value: netioDefault("batch-wait"), Usage: "under load, how long a loop waits for more completions before handling them, when its rate brings two or more in that time (6.12+; default: never)"},
 			&cli.StringFlag{Name: "tcp-congestion", Usage: "TCP congestion control `NAME` of accepted connections, e.g. cubic (default: the system's net.ipv4.tcp_congestion_control)"},
 			&cli.IntFlag{Name: "iowq-max-workers", Usage: "cap each loop's kernel io-wq workers to N bounded (file) and N unbounded (socket) threads (5.15+; default: the kernel's limit)"},
+			&cli.IntFlag{Name: "fixed-buffers", Value: 32, Usage: "256 KiB send buffers each loop registers with its ring, so the file reads into them need no page pinning each time (pinned memory, counted against RLIMIT_MEMLOCK; 0: none)"},
 			&cli.IntFlag{Name: "max-conns", Value: 10000, Usage: "open connections; above it new ones get 503"},
 			&cli.IntFlag{Name: "max-listing-entries", Value: 10000, Usage: "entries shown in a directory listing (a directory without index.html); a longer listing is cut and says so"},
 			&cli.StringFlag{Name: "precompressed", Usage: "serve file.br, file.zst or file.gz beside file to clients that accept that encoding: the encodings, in order of preference (e.g. br,zstd,gzip; default: none)"},
@@ -87,6 +88,7 @@ func serveCommand() *cli.Command {
 				JoinPort:          c.Bool("join-port"),
 				MaxListingEntries: c.Int("max-listing-entries"),
 				IOWQMaxWorkers:    c.Int("iowq-max-workers"),
+				FixedBuffers:      fixedBuffers(c.Int("fixed-buffers")),
 				TCPCongestion:     c.String("tcp-congestion"),
 				Logf: func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "uringd: "+format+"\n", args...)
@@ -169,6 +171,15 @@ func serveCommand() *cli.Command {
 	}
 }
 
+// fixedBuffers maps --fixed-buffers to netio.Config.FixedBuffers, where 0 is the default
+// and a negative count is none.
+func fixedBuffers(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // checkServeFlags refuses values that have no meaning, naming the flag, instead of letting
 // netio.Config take its default for them: a count or a time must be positive when given.
 // (--loops is the exception: left out, it is one per CPU; --batch-wait negative means never.)
@@ -182,6 +193,9 @@ func checkServeFlags(c *cli.Context) error {
 		if c.IsSet(name) && c.Duration(name) <= 0 {
 			return fmt.Errorf("--%s %v: must be more than 0", name, c.Duration(name))
 		}
+	}
+	if n := c.Int("fixed-buffers"); n < 0 || n > 1<<14 {
+		return fmt.Errorf("--fixed-buffers %d: must be 0 (none) to 16384", n)
 	}
 	if c.IsSet("batch-wait") && c.Duration("batch-wait") == 0 {
 		return fmt.Errorf("--batch-wait 0s: give a wait, or a negative value for none")

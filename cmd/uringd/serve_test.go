@@ -361,6 +361,7 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{"--max-conns", "0"}, {"--max-conns", "-1"}, {"--idle-timeout", "-5s"}, {"--loops", "-3"},
 		{"--max-header-bytes", "-1"}, {"--read-header-timeout", "0s"}, {"--write-timeout", "0s"},
 		{"--threads", "0"}, {"--max-listing-entries", "-2"}, {"--shutdown-timeout", "-1s"},
+		{"--fixed-buffers", "-1"}, {"--fixed-buffers", "20000"},
 	} {
 		cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--root", t.TempDir()}, args...)...)
 		cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")

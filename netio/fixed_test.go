@@ -1,0 +1,188 @@
+package netio
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// memlockRefused says whether the server logged that RLIMIT_MEMLOCK left it no registered
+// buffers, which only a process without CAP_IPC_LOCK under a small limit may see.
+func memlockRefused(t *testing.T, rs *running) bool {
+	t.Helper()
+	if !strings.Contains(rs.logText(), "no registered buffers") {
+		return false
+	}
+	if os.Geteuid() == 0 {
+		t.Fatalf("root (CAP_IPC_LOCK) was refused registered buffers: %s", rs.logText())
+	}
+	t.Logf("RLIMIT_MEMLOCK refused the registered buffers here: %s", rs.logText())
+	return true
+}
+
+// TestFixedBuffers sends large files by READ into the loops' registered buffers: the large
+// pieces READ into a send buffer (the "read" path, and an uncached file read with O_DIRECT
+// by the default path) go by READ_FIXED, and the bytes are right. With FixedBuffers
+// negative nothing does.
+func TestFixedBuffers(t *testing.T) {
+	root, big := largeRoot(t)
+	for _, m := range []mode{
+		{"read", Config{LargeFiles: "read"}},
+		{"read-compat-5.10", Config{LargeFiles: "read", KernelCompat: "5.10"}},
+		{"read-none", Config{LargeFiles: "read", FixedBuffers: -1}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			rs := start(t, m, root, nil)
+			get, closeIdle := keepAliveClient(t, rs.url)
+			defer closeIdle()
+			for i := 0; i < 2; i++ {
+				if code, body := get("/big.bin"); code != 200 || !bytes.Equal(body, big) {
+					t.Fatalf("status %d, %d bytes (want %d, equal); log: %s", code, len(body), len(big), rs.logText())
+				}
+			}
+			st := settledStats(t, rs, 2*int64(len(big)))
+			switch {
+			case m.cfg.FixedBuffers < 0 || memlockRefused(t, rs):
+				if st.Fixed != 0 {
+					t.Fatalf("no registered buffers, yet %+v", st)
+				}
+			case st.Fixed != st.Read || st.Read != 2*int64(len(big)):
+				t.Fatalf("stats %+v: want every byte READ into a registered buffer", st)
+			}
+		})
+	}
+	t.Run("direct", func(t *testing.T) {
+		dir := t.TempDir()
+		data, cachedPages, evict := coldFile(t, dir, 3<<20)
+		rs := start(t, mode{"sendfile", Config{}}, dir, nil)
+		if !SendfileUsable(rs.s.Features()) {
+			t.Skipf("no cachestat(2) on %s: no direct reads", rs.s.Features().Release)
+		}
+		evict()
+		if n := cachedPages(); n > 16 {
+			t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
+		}
+		resp, body := get(t, rs.url+"/cold.bin")
+		if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("status %d, %d bytes (want %d, equal)", resp.StatusCode, len(body), len(data))
+		}
+		st := settledStats(t, rs, int64(len(data)))
+		if memlockRefused(t, rs) {
+			return
+		}
+		if st.Direct != int64(len(data)) || st.Fixed != st.Direct {
+			t.Fatalf("stats %+v: want the whole file read with O_DIRECT into registered buffers", st)
+		}
+	})
+}
+
+// TestFixedBuffersRunOut gives one loop a single registered buffer (the registration of
+// more fails with ENOMEM, as RLIMIT_MEMLOCK makes it) and holds it: a client that does not
+// read keeps a large reply's SEND, and so its buffer, in flight. The replies after it read
+// into pooled buffers, whole; once the holder is gone the buffer is used again.
+func TestFixedBuffersRunOut(t *testing.T) {
+	dir := t.TempDir()
+	// Larger than the socket buffers on both sides, so a client that does not read stalls it.
+	data := make([]byte, 32<<20)
+	rand.New(rand.NewSource(3)).Read(data)
+	write(t, filepath.Join(dir, "big.bin"), data)
+	_, rs := startTuned(t, mode{"read", Config{LargeFiles: "read", FixedBuffers: 4}}, dir, ringTuning{fixedLimit: 1}, func(c *Config) { c.Loops = 1 })
+	defer func() {
+		if err := rs.stop(t); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	// The loop logs as it sets its ring up, which Serve does after NewServer returns.
+	waitFor(t, func() bool { return strings.Contains(rs.logText(), "registered buffers") })
+	if memlockRefused(t, rs) {
+		t.Skip("no registered buffers to run out of")
+	}
+	if got := rs.logText(); !strings.Contains(got, "1 of 4 registered buffers") {
+		t.Fatalf("log %q: want the loop to say it registered 1 of 4", got)
+	}
+	// stalled waits until the READ counts stop moving: every SEND is waiting for a client.
+	stalled := func() LargeFileStats {
+		t.Helper()
+		prev := rs.s.LargeFileStats()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			st := rs.s.LargeFileStats()
+			if st == prev && st.Read > 0 {
+				return st
+			}
+			prev = st
+		}
+		t.Fatalf("large-file counts still moving after 10 s: %+v", prev)
+		return prev
+	}
+	hold := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", rs.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+		return c
+	}
+	first := hold()
+	st1 := stalled()
+	if st1.Fixed == 0 || st1.Fixed != st1.Read {
+		t.Fatalf("the first reply: %+v, want its READs in the registered buffer", st1)
+	}
+	second := hold()
+	st2 := stalled()
+	if st2.Read == st1.Read || st2.Fixed != st1.Fixed {
+		t.Fatalf("a second reply while the first holds the buffer: %+v then %+v, want it read into a pooled buffer", st1, st2)
+	}
+	resp, body := get(t, rs.url+"/big.bin")
+	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("a whole reply beside them: status %d, %d bytes (want %d, equal)", resp.StatusCode, len(body), len(data))
+	}
+	if st := rs.s.LargeFileStats(); st.Fixed != st1.Fixed {
+		t.Fatalf("the buffer was handed out twice: %+v, then %+v", st1, st)
+	}
+	// The holders go away: their buffers come back, and the next reply reads into the
+	// registered one again.
+	first.Close()
+	second.Close()
+	http.DefaultClient.CloseIdleConnections() // get's, through the default transport
+	waitFor(t, func() bool { return rs.s.Stats(t.Context()).ConnsOpen == 0 })
+	before := rs.s.LargeFileStats()
+	resp, body = get(t, rs.url+"/big.bin")
+	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
+		t.Fatalf("after the holders: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if st := settledStats(t, rs, before.Read+int64(len(data))); st.Fixed-before.Fixed != int64(len(data)) {
+		t.Fatalf("after the holders: %+v then %+v, want the whole reply in the registered buffer", before, st)
+	}
+}
+
+// TestFixedBuffersRefused makes every registration fail: the loops say so once each and
+// serve every reply from pooled buffers, whole.
+func TestFixedBuffersRefused(t *testing.T) {
+	root, big := largeRoot(t)
+	_, rs := startTuned(t, mode{"read", Config{LargeFiles: "read"}}, root, ringTuning{fixedLimit: -1}, nil)
+	defer func() {
+		if err := rs.stop(t); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	resp, body := get(t, rs.url+"/big.bin")
+	if resp.StatusCode != 200 || !bytes.Equal(body, big) {
+		t.Fatalf("status %d, %d bytes (want %d, equal)", resp.StatusCode, len(body), len(big))
+	}
+	waitFor(t, func() bool { return strings.Count(rs.logText(), "registered buffers") == 2 })
+	if st := settledStats(t, rs, int64(len(big))); st.Fixed != 0 || st.Read != int64(len(big)) {
+		t.Fatalf("stats %+v: want every byte READ into pooled buffers", st)
+	}
+	if n := strings.Count(rs.logText(), "no registered buffers"); n != 2 {
+		t.Fatalf("%d loops said they have no registered buffers, want 2: %s", n, rs.logText())
+	}
+}
