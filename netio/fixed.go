@@ -32,8 +32,18 @@ func (l *loop) setupFixed() {
 	if want <= 0 || l.pool != nil {
 		return // the thread-pool mode reads through fileio, not the ring
 	}
-	var err error
 	n := want
+	var rl unix.Rlimit
+	if unix.Geteuid() != 0 && unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
+		// The limit is shared with every ring (accounted before 5.12) and buffer group of the
+		// process: the loops' buffers take at most a quarter of it, so no ring setup fails.
+		n = min(n, int(rl.Cur/4/uint64(max(1, l.s.cfg.Loops))/outBufSize))
+		if n == 0 {
+			l.s.cfg.Logf("loop %d: no registered buffers (RLIMIT_MEMLOCK %d KiB is too small for them): READs go into ordinary buffers", l.id, rl.Cur>>10)
+			return
+		}
+	}
+	var err error
 	for ; n > 0; n /= 2 {
 		if err = l.fixed.register(l.r, n, l.s.tune.fixedLimit); err == nil || !errors.Is(err, unix.ENOMEM) {
 			break

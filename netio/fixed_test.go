@@ -62,13 +62,7 @@ func TestFixedBuffers(t *testing.T) {
 		dir := t.TempDir()
 		data, cachedPages, evict := coldFile(t, dir, 3<<20)
 		rs := start(t, mode{"sendfile", Config{}}, dir, nil)
-		if !SendfileUsable(rs.s.Features()) {
-			t.Skipf("no cachestat(2) on %s: no direct reads", rs.s.Features().Release)
-		}
-		evict()
-		if n := cachedPages(); n > 16 {
-			t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
-		}
+		evictCold(t, rs, dir, cachedPages, evict)
 		resp, body := get(t, rs.url+"/cold.bin")
 		if resp.StatusCode != 200 || !bytes.Equal(body, data) {
 			t.Fatalf("status %d, %d bytes (want %d, equal)", resp.StatusCode, len(body), len(data))

@@ -240,13 +240,7 @@ func TestSendfileColdPages(t *testing.T) {
 	dir := t.TempDir()
 	data, cachedPages, evict := coldFile(t, dir, 3<<20)
 	rs := start(t, mode{"sendfile", Config{ColdReads: "buffered"}}, dir, nil)
-	if !SendfileUsable(rs.s.Features()) {
-		t.Skipf("no cachestat(2) on %s: the sendfile path is never taken", rs.s.Features().Release)
-	}
-	evict()
-	if n := cachedPages(); n > 16 {
-		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
-	}
+	evictCold(t, rs, dir, cachedPages, evict)
 	resp, body := get(t, rs.url+"/cold.bin")
 	if resp.StatusCode != 200 || !bytes.Equal(body, data) {
 		t.Fatalf("status %d, %d bytes (want %d, equal)", resp.StatusCode, len(body), len(data))
@@ -281,13 +275,7 @@ func TestColdReadsDirect(t *testing.T) {
 	const size = 3<<20 + 1234
 	data, cachedPages, evict := coldFile(t, dir, size)
 	rs := start(t, mode{"sendfile", Config{}}, dir, func(c *Config) { c.OpenFileCacheTTL = time.Minute })
-	if !SendfileUsable(rs.s.Features()) {
-		t.Skipf("no cachestat(2) on %s: the sendfile path, and its direct reads, are never taken", rs.s.Features().Release)
-	}
-	evict()
-	if n := cachedPages(); n > 16 {
-		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
-	}
+	evictCold(t, rs, dir, cachedPages, evict)
 	get, closeIdle := keepAliveClient(t, rs.url)
 	defer closeIdle()
 	fetch := func(hdr ...string) (int, []byte) { t.Helper(); return get("/cold.bin", hdr...) }
@@ -332,13 +320,7 @@ func TestColdReadsDirectRefused(t *testing.T) {
 	dir := t.TempDir()
 	data, cachedPages, evict := coldFile(t, dir, 1<<20)
 	_, rs := startTuned(t, mode{"sendfile", Config{}}, dir, ringTuning{misalignDirect: true}, func(c *Config) { c.OpenFileCacheTTL = time.Minute })
-	if !SendfileUsable(rs.s.Features()) {
-		t.Skipf("no cachestat(2) on %s: no direct reads", rs.s.Features().Release)
-	}
-	evict()
-	if n := cachedPages(); n > 16 {
-		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
-	}
+	evictCold(t, rs, dir, cachedPages, evict)
 	get, closeIdle := keepAliveClient(t, rs.url)
 	defer closeIdle()
 	for i := 0; i < 2; i++ {
@@ -353,6 +335,19 @@ func TestColdReadsDirectRefused(t *testing.T) {
 	}
 	if n := strings.Count(rs.logText(), "O_DIRECT read"); n != 1 {
 		t.Fatalf("%d refusals logged, want 1: %s", n, rs.logText())
+	}
+}
+
+// evictCold skips the test where the sendfile path (and with it the cold reads' paths) is
+// never taken or the file system keeps evicted pages (tmpfs), and evicts coldFile's file.
+func evictCold(t *testing.T, rs *running, dir string, cachedPages func() uint64, evict func()) {
+	t.Helper()
+	if !SendfileUsable(rs.s.Features()) {
+		t.Skipf("no cachestat(2) on %s: the sendfile path, and the cold reads' paths, are never taken", rs.s.Features().Release)
+	}
+	evict()
+	if n := cachedPages(); n > 16 {
+		t.Skipf("the filesystem under %s keeps %d pages cached after FADV_DONTNEED (tmpfs?)", dir, n)
 	}
 }
 
