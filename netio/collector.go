@@ -32,6 +32,8 @@ func NewCollector(s *Server, opts CollectorOptions) prometheus.Collector {
 	c.misses = d("file_cache_misses_total", "Open-file cache lookups that opened the path.")
 	c.entries = d("file_cache_entries", "Files held open by the open-file caches.")
 	c.large = d("large_file_bytes_total", "Bytes of large file pieces (64 KiB and more) sent by each path.", "path")
+	c.fixed = d("large_file_fixed_bytes_total", "Bytes of the read and direct paths read into registered buffers (READ_FIXED); already counted in large_file_bytes_total.")
+	c.uncached = d("large_file_uncached_looks_total", "cachestat looks that found part of a large range out of the page cache, so that READ sent it instead of sendfile.")
 	c.sqes = d("ring_sqes_total", "SQEs handed to the kernel by the loops' rings.")
 	c.enters = d("ring_enters_total", "io_uring_enter calls of the loops' rings.")
 	c.overflows = d("ring_cq_overflows_total", "io_uring_enter calls that found completions waiting beyond a full CQ.")
@@ -48,14 +50,15 @@ type collector struct {
 	s    *Server
 	opts CollectorOptions
 
-	requests, refused, sent, open, conns, hits, misses, entries, large *prometheus.Desc
-	sqes, enters, overflows, dropped, iowq, loops, stale               *prometheus.Desc
-	alDropped, alErrors                                                *prometheus.Desc
+	requests, refused, sent, open, conns, hits, misses, entries *prometheus.Desc
+	large, fixed, uncached                                      *prometheus.Desc
+	sqes, enters, overflows, dropped, iowq, loops, stale        *prometheus.Desc
+	alDropped, alErrors                                         *prometheus.Desc
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.requests, c.refused, c.sent, c.open, c.conns, c.hits, c.misses, c.entries,
-		c.large, c.sqes, c.enters, c.overflows, c.dropped, c.iowq, c.loops, c.stale} {
+		c.large, c.fixed, c.uncached, c.sqes, c.enters, c.overflows, c.dropped, c.iowq, c.loops, c.stale} {
 		ch <- d
 	}
 	if c.opts.AccessLog != nil {
@@ -86,6 +89,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for path, n := range map[string]int64{"read": st.Large.Read, "splice": st.Large.Splice, "sendfile": st.Large.Sendfile, "direct": st.Large.Direct} {
 		counter(c.large, uint64(n), path)
 	}
+	counter(c.fixed, uint64(st.Large.Fixed))
+	counter(c.uncached, uint64(st.Large.UncachedLooks))
 	gauge(c.iowq, int64(st.IOWQWorkers))
 	if c.s.std == nil { // the std engine has neither rings nor an open-file cache
 		counter(c.hits, st.FileCacheHits)

@@ -56,6 +56,7 @@ func TestFixedBuffers(t *testing.T) {
 			case st.Fixed != st.Read || st.Read != 2*int64(len(big)):
 				t.Fatalf("stats %+v: want every byte READ into a registered buffer", st)
 			}
+			largeMetrics(t, rs, st)
 		})
 	}
 	t.Run("direct", func(t *testing.T) {
@@ -71,10 +72,37 @@ func TestFixedBuffers(t *testing.T) {
 		if memlockRefused(t, rs) {
 			return
 		}
-		if st.Direct != int64(len(data)) || st.Fixed != st.Direct {
-			t.Fatalf("stats %+v: want the whole file read with O_DIRECT into registered buffers", st)
+		if st.Direct != int64(len(data)) || st.Fixed != st.Direct || st.UncachedLooks == 0 {
+			t.Fatalf("stats %+v: want the whole file read with O_DIRECT into registered buffers, after cachestat found it uncached", st)
 		}
+		largeMetrics(t, rs, st)
 	})
+}
+
+// largeMetrics checks that Prometheus scrapes the large-file counts of st: the bytes of
+// each path, of those the bytes read into registered buffers, and the uncached looks.
+func largeMetrics(t *testing.T, rs *running, st LargeFileStats) {
+	t.Helper()
+	fam := scrape(t, NewCollector(rs.s, CollectorOptions{}))
+	for _, w := range []struct {
+		name  string
+		path  string
+		value int64
+	}{
+		{"uringd_large_file_bytes_total", "read", st.Read},
+		{"uringd_large_file_bytes_total", "direct", st.Direct},
+		{"uringd_large_file_bytes_total", "sendfile", st.Sendfile},
+		{"uringd_large_file_fixed_bytes_total", "", st.Fixed},
+		{"uringd_large_file_uncached_looks_total", "", st.UncachedLooks},
+	} {
+		var labels map[string]string
+		if w.path != "" {
+			labels = map[string]string{"path": w.path}
+		}
+		if v, ok := metricValue(fam, w.name, labels); !ok || v != float64(w.value) {
+			t.Errorf("%s%v = %v (found %v), want %d", w.name, labels, v, ok, w.value)
+		}
+	}
 }
 
 // TestFixedBuffersRunOut gives one loop a single registered buffer (the registration of
