@@ -42,6 +42,7 @@ type HTTPBench struct {
 	DataDir    string        // where the served tree lives (reused while it matches)
 	UringdArgs []string      // more `uringd serve` flags for every uringd mode
 	NoFio      bool          // leave out fio's figure for the cold reads
+	NoStall    bool          // leave out the stall probe (StallProbe) of the latency phases
 	Beside     []string      // loads no server serves, run beside every phase: BesideFio, BesideCPU
 
 	Self    []string // argv prefix running this uringd binary (its "serve" is appended)
@@ -68,6 +69,7 @@ func HTTPTableColumns() []Column {
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
 		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1),
 		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("cold-wrk-cpu%", "cold_wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
+		ExtraCol("stall>2ms%", "stall_over_pct", 2), ExtraCol("stall-max(ms)", "stall_max_ms", 1),
 		ExtraCol("beside-fio-MB/s", "beside_fio_mbps", 0), ExtraCol("beside-cpu%", "beside_cpu_pct", 0)}
 }
 
@@ -353,6 +355,9 @@ func stepLine(r *Result) string {
 	if v := r.Extra["steal_pct"]; v >= 0.05 {
 		s += fmt.Sprintf("  steal %.1f%%", v)
 	}
+	if v, ok := r.Extra["stall_over_pct"]; ok {
+		s += fmt.Sprintf("  stalls>2ms %.2f%% (max %.1f ms)", v, r.Extra["stall_max_ms"])
+	}
 	if v, ok := r.Extra["beside_fio_mbps"]; ok {
 		s += fmt.Sprintf("  fio beside %.0f MB/s", v)
 	}
@@ -415,6 +420,8 @@ type httpRun struct {
 	count  int
 	prog   *stepProgress
 	cdf    map[cdfKey][]cdfPoint
+	// stallErr is why the stall probe could not start, once it failed: it is not tried again.
+	stallErr error
 }
 
 type cdfKey struct {
@@ -630,7 +637,13 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 			return res, err
 		}
 	}
+	probe := r.startStallProbe()
 	rr, rerr := RateLoad{Addr: rs.addr, Paths: main, Rate: b.HotRate, Conns: b.HotConns, Duration: b.Duration}.Run(ctx)
+	if probe != nil {
+		f := probe.Stop()
+		res.SetExtra("stall_over_pct", f.OverShare)
+		res.SetExtra("stall_max_ms", ms(f.Max))
+	}
 	if bg != nil {
 		if bw, err := bg.wait(); err == nil && bw.Status > 0 {
 			rerr = errors.Join(rerr, fmt.Errorf("%d answers with a status of 400 or more", bw.Status))
@@ -658,6 +671,21 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 	r.cdf[cdfKey{name, rs.srv.Name, round}] = pts
 	setSteal()
 	return res, nil
+}
+
+// startStallProbe starts a StallProbe for a latency phase, or returns nil: with --no-stall,
+// or when it cannot start (without CAP_SYS_NICE), which it says once.
+func (r *httpRun) startStallProbe() *StallProbe {
+	if r.b.NoStall || r.stallErr != nil {
+		return nil
+	}
+	p, err := StartStallProbe()
+	if err != nil {
+		r.stallErr = err
+		fmt.Fprintf(r.b.Stderr, "%v: the stall columns are left out\n", err)
+		return nil
+	}
+	return p
 }
 
 var cdfPercentiles = []float64{1, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100}
@@ -705,6 +733,10 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 	}
 	if b.HotRate <= 0 {
 		notes[1] = "Latency (p50 … max): wrk's own, timed from when it sends each request, which hides stalls (--hot-rate 0: no fixed-rate phase)."
+	} else if !b.NoStall {
+		notes[1] += fmt.Sprintf(" Stalls: through each fixed-rate phase a thread of the lowest real-time priority on each CPU, above every server's and client's, sleeps %v at a time and records how late it wakes; only interrupts and the CPU itself going away (the host running something else) can make it late. "+
+			"stall>2ms%% is the share of the time at which a thread woken then would have waited more than %v for its CPU (the late wakeups' time beyond %v, over the phase, averaged over the CPUs), and stall-max the latest wakeup: where stall>2ms%% nears 1, no server's p99 can be %v or less.",
+			stallTick, StallOver, StallOver, StallOver)
 	}
 	if b.needsCold() {
 		notes = append(notes, fmt.Sprintf("Cold: %d files of %s (%s) under /c, read at random; each server runs in a memory cgroup capped at %s and the page cache is dropped before each phase. "+

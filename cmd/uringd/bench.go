@@ -111,6 +111,7 @@ func benchHTTPCommand() *cli.Command {
 			&cli.Float64Flag{Name: "hot-rate", Value: 1000, Usage: "requests/s the fixed-rate latency client offers (0: no latency phase)"},
 			&cli.StringFlag{Name: "uringd-args", Usage: "more `uringd serve` flags for every uringd mode, e.g. '--large-files read'"},
 			&cli.BoolFlag{Name: "no-fio", Usage: "leave out fio's figure for the cold reads"},
+			&cli.BoolFlag{Name: "no-stall-probe", Usage: "leave out the stall probe: a real-time thread per CPU, through each fixed-rate phase, that tells how long the machine took the CPUs away (needs root)"},
 			&cli.StringFlag{Name: "beside", Usage: "run `LOADS` no server serves beside every row, to tell what the machine adds to the latency: fio (reading the cold files at random, O_DIRECT, --conns deep), cpu (a busy loop per CPU), or fio,cpu"},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per row"},
 			&cli.StringFlag{Name: "report", Usage: "write report.md, report.json and SVG charts into `DIR`"},
@@ -167,7 +168,7 @@ func benchHTTPCommand() *cli.Command {
 			b := &bench.HTTPBench{Servers: servers, Workloads: workloads, PathSizes: paths, Conns: c.Int("conns"),
 				HotConns: c.Int("hot-conns"), Duration: c.Duration("duration"), Rounds: c.Int("rounds"),
 				DataSize: one[0], FileSize: one[1], CacheLimit: one[2], DataDir: c.String("data-dir"),
-				HotRate: c.Float64("hot-rate"), UringdArgs: strings.Fields(c.String("uringd-args")), NoFio: c.Bool("no-fio"),
+				HotRate: c.Float64("hot-rate"), UringdArgs: strings.Fields(c.String("uringd-args")), NoFio: c.Bool("no-fio"), NoStall: c.Bool("no-stall-probe"),
 				Beside: besideLoads(c.String("beside")), JSON: c.Bool("json"), Report: c.String("report"), Command: bench.ShellQuote(os.Args),
 				Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
 			exe, err := os.Executable()

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestStallSummary(t *testing.T) {
+	f := stallSummary([]stallCPU{
+		{max: 12 * time.Millisecond, late: []time.Duration{3 * time.Millisecond, 12 * time.Millisecond}, wall: time.Second, samples: 900},
+		{max: 500 * time.Microsecond, wall: time.Second, samples: 990},
+		{err: errors.New("no CPU")}, // a CPU the probe could not run on counts for nothing
+	})
+	// CPU 0 was late beyond 2 ms by 1 + 10 ms of its second, CPU 1 never: (1.1% + 0) / 2.
+	if f.Max != 12*time.Millisecond || f.Late != 2 || f.Samples != 1890 || f.Wall != time.Second || math.Abs(f.OverShare-0.55) > 1e-9 {
+		t.Fatalf("%+v: want max 12ms, 2 late, 1890 samples, 1s, 0.55%%", f)
+	}
+	if f := stallSummary(nil); f != (StallFigures{}) {
+		t.Fatalf("no CPUs: %+v", f)
+	}
+}
+
+// TestStallProbe stops this process for 30 ms, as a host that takes the CPUs away would
+// stop its threads (a child process sends SIGSTOP, then SIGCONT): the probe must see a wakeup
+// that late. (A real-time thread spinning on one CPU would not do: the Go runtime preempts a
+// goroutine after 10 ms, and its thread sleeps until it is scheduled again.)
+func TestStallProbe(t *testing.T) {
+	p, err := StartStallProbe()
+	if errors.Is(err, unix.EPERM) {
+		t.Skipf("%v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	const hold = 30 * time.Millisecond
+	out, err := exec.Command("sh", "-c", fmt.Sprintf("kill -STOP %[1]d; sleep %.3f; kill -CONT %[1]d", os.Getpid(), hold.Seconds())).CombinedOutput()
+	if err != nil {
+		p.Stop()
+		t.Fatalf("stopping this process: %v %s", err, out)
+	}
+	time.Sleep(50 * time.Millisecond)
+	f := p.Stop()
+	t.Logf("%+v", f)
+	if f.Max < hold*8/10 || f.Late < runtime.NumCPU() || f.OverShare <= 0 { // every CPU's thread was stopped
+		t.Fatalf("%+v: want a wakeup about %v late on each CPU", f, hold)
+	}
+	// 1 ms ticks over about 130 ms on each CPU, less the 30 ms they lost.
+	if min := runtime.NumCPU() * 50; f.Samples < min {
+		t.Fatalf("%+v: want at least %d samples", f, min)
+	}
+}
