@@ -24,6 +24,18 @@ type fixedBufs struct {
 	free []uint16 // free slot indexes, a stack
 }
 
+// lockExempt says whether the calling thread, the loop's, which makes the ring and
+// registers its buffers, has CAP_IPC_LOCK in its effective set: only then does the kernel
+// not charge the pinned pages to RLIMIT_MEMLOCK. Root in a container often lacks it.
+func lockExempt() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData // version 3: capabilities 0-31, then 32-63
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return false
+	}
+	return data[unix.CAP_IPC_LOCK/32].Effective&(1<<(unix.CAP_IPC_LOCK%32)) != 0
+}
+
 // setupFixed registers Config.FixedBuffers slots with the ring, or as many as the kernel
 // takes: pinned pages count against RLIMIT_MEMLOCK (without CAP_IPC_LOCK), so on ENOMEM it
 // tries half as many. With none, every READ goes into pooled buffers, as before.
@@ -34,9 +46,10 @@ func (l *loop) setupFixed() {
 	}
 	n := want
 	var rl unix.Rlimit
-	if unix.Geteuid() != 0 && unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
-		// The limit is shared with every ring (accounted before 5.12) and buffer group of the
-		// process: the loops' buffers take at most a quarter of it, so no ring setup fails.
+	if !lockExempt() && unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
+		// The kernel charges pinned pages to the user's locked memory, with every ring
+		// (before 5.12) and buffer group of the user's processes, up to this process's limit:
+		// the loops' buffers take at most a quarter of it, to leave the rest to those.
 		n = min(n, int(rl.Cur/4/uint64(max(1, l.s.cfg.Loops))/outBufSize))
 		if n == 0 {
 			l.s.cfg.Logf("loop %d: no registered buffers (RLIMIT_MEMLOCK %d KiB is too small for them): READs go into ordinary buffers", l.id, rl.Cur>>10)

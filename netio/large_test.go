@@ -333,6 +333,10 @@ func TestColdReadsDirectRefused(t *testing.T) {
 	if st.Direct != 0 || st.Read == 0 || st.Read+st.Sendfile != 2*int64(len(data)) {
 		t.Fatalf("stats %+v: want nothing counted as direct, all read buffered", st)
 	}
+	// Read into the registered buffer both times, but counted once: the refused reads not.
+	if st.Fixed > st.Read || (st.Fixed != st.Read && !memlockRefused(t, rs)) {
+		t.Fatalf("stats %+v: want the buffered reads' bytes, and only those, counted as read into registered buffers", st)
+	}
 	if n := strings.Count(rs.logText(), "O_DIRECT read"); n != 1 {
 		t.Fatalf("%d refusals logged, want 1: %s", n, rs.logText())
 	}

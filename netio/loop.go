@@ -1373,6 +1373,9 @@ func (l *loop) directRefused(c *conn, res int32) bool {
 		l.s.cfg.Logf("loop %d: O_DIRECT read %s: %v; reading it through the page cache", l.id, c.key, syscall.Errno(-res))
 	}
 	l.s.large[largeDirect].Add(-c.directRead) // not sent that way after all
+	if c.outSlot > 0 {
+		l.s.large[largeFixed].Add(-c.directRead) // read again, and counted, buffered
+	}
 	c.chainRetry = true
 	if l.skipRead {
 		l.chainFailed(c, res) // no CQE comes for the rest: retry now

@@ -271,3 +271,50 @@ func TestServeUser(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRootWithoutIPCLock serves as root without CAP_IPC_LOCK, as a container's root
+// often is, under 8 MiB of RLIMIT_MEMLOCK: the kernel charges the registered buffers to the
+// limit as for any user, so the two loops must share it, a quarter of it between them, and
+// neither may be left without (or, before 5.12, without room for its ring).
+func TestServeRootWithoutIPCLock(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the test is root without one capability")
+	}
+	for _, tool := range []string{"prlimit", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s (util-linux) is not installed", tool)
+		}
+	}
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f.txt"), []byte("served\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 8 << 20
+	cmd := exec.Command("prlimit", "--memlock="+strconv.Itoa(limit)+":"+strconv.Itoa(limit),
+		"setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock", "--",
+		os.Args[0], "serve", "--addr", "127.0.0.1:0", "--root", root, "--loops", "2", "--fixed-buffers", "32")
+	cmd.Env = append(os.Environ(), "URINGD_TEST_AS_MAIN=1")
+	lines := &childLines{}
+	url := startChild(t, cmd, nil, lines)
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CapEff:\s+([0-9a-f]+)$`).FindStringSubmatch(string(status))
+	if m == nil {
+		t.Fatalf("no CapEff in the server's /proc status:\n%s", status)
+	}
+	if eff, _ := strconv.ParseUint(m[1], 16, 64); eff&(1<<14) != 0 || eff == 0 {
+		t.Fatalf("server's CapEff %s: want root's capabilities but CAP_IPC_LOCK (14)", m[1])
+	}
+	if code, body := fetch(t, nil, url+"/f.txt"); code != 200 || body != "served\n" {
+		t.Fatalf("GET /f.txt: %d %q", code, body)
+	}
+	// 8 MiB / 4 / 2 loops = 1 MiB a loop: 4 of the 32 slots of 256 KiB.
+	for deadline := time.Now().Add(5 * time.Second); lines.matching("registered buffers") < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := lines.matching("4 of 32 registered buffers"); n != 2 || lines.matching("no registered buffers") > 0 {
+		t.Fatalf("%d loops registered 4 of 32 buffers (want both); lines: %q, %q", n, lines.line("registered buffers"), lines.line("no registered buffers"))
+	}
+}
