@@ -735,7 +735,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		notes[1] = "Latency (p50 … max): wrk's own, timed from when it sends each request, which hides stalls (--hot-rate 0: no fixed-rate phase)."
 	} else if !b.NoStall {
 		notes[1] += fmt.Sprintf(" Stalls: through each fixed-rate phase a thread of the lowest real-time priority on each CPU, above every server's and client's, sleeps %v at a time and records how late it wakes; only interrupts and the CPU itself going away (the host running something else) can make it late. "+
-			"stall>2ms%% is the share of the time at which a thread woken then would have waited more than %v for its CPU (the late wakeups' time beyond %v, over the phase, averaged over the CPUs), and stall-max the latest wakeup: where stall>2ms%% nears 1, no server's p99 can be %v or less.",
+			"stall>2ms%% is the share of the time at which a thread running on a CPU, or woken there, would have waited more than %v for it (the late wakeups' time beyond %v, over the phase, averaged over the CPUs), and stall-max the latest wakeup: a request caught on a CPU in such a stall waits with it, so where stall>2ms%% is far above 1, a p99 of %v is out of any server's reach.",
 			stallTick, StallOver, StallOver, StallOver)
 	}
 	if b.needsCold() {

@@ -34,11 +34,11 @@ type StallProbe struct {
 type StallFigures struct {
 	Wall time.Duration
 	Max  time.Duration // the latest wakeup on any CPU, beyond the tick slept
-	// OverShare is the share of the CPUs' time, in percent, at which a thread woken then
-	// would wait more than StallOver for its CPU: the sum over the late wakeups of what
-	// they were late beyond StallOver, over the wall time, averaged over the CPUs. Requests
-	// that need a CPU at random moments find it gone that long about this often, so a p99
-	// of StallOver or less needs it well under 1.
+	// OverShare is the share of the CPUs' time, in percent, at which a thread running on
+	// a CPU, or woken there, would wait more than StallOver for it: the sum over the late
+	// wakeups of what they were late beyond StallOver, over the wall time, averaged over
+	// the CPUs. The scheduler can move a waiting thread to another CPU, but not one caught
+	// running, so where this is far above 1 a p99 of StallOver is out of any server's reach.
 	OverShare float64
 	Late      int // wakeups later than StallOver, on all the CPUs
 	Samples   int
