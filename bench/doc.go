@@ -10,6 +10,9 @@
 //     its workers) from its own goroutine: OS threads at peak against idle, io_uring io-wq
 //     workers ("iou-wrk-*") and SQPOLL threads ("iou-sqp-*") at peak, and the CPU user and
 //     system time spent between Start and Stop. Threads, IOWQWorkers and Tasks count once.
+//   - StallProbe tells how long the machine takes each CPU away from every thread (the
+//     host running something else, on a virtual machine): a real-time thread per CPU that
+//     records how late it wakes. bench http runs one through each fixed-rate phase.
 //   - Result is one output row (engine, rates, latency, CPU, threads, drops, extras). A
 //     benchmark chooses its columns and JSON keys as a []Column (FileColumns, HTTPColumns,
 //     LogColumns, or its own from the Col* values) and prints them with WriteTable,

@@ -94,3 +94,19 @@ func ExampleHistogram() {
 	// engine    ops  p50(µs)  p99(µs)  max(µs)
 	// example  1000    500.2    990.2   1000.4
 }
+
+// How much of a second the machine took the CPUs away: a StallProbe runs beside whatever is
+// measured (here, nothing) and says how late its real-time threads woke. It needs
+// CAP_SYS_NICE; without it StartStallProbe says so. (No output shown: it depends on the
+// machine and on what else runs.)
+func ExampleStallProbe() {
+	p, err := bench.StartStallProbe()
+	if err != nil {
+		log.Print(err) // e.g. SCHED_FIFO on CPU 0 (needs CAP_SYS_NICE): operation not permitted
+		return
+	}
+	time.Sleep(time.Second) // the measured work runs here
+	f := p.Stop()
+	fmt.Printf("over %v: the CPUs gone for more than %v %.2f%% of the time, the latest wakeup %v late\n",
+		f.Wall.Round(time.Millisecond), bench.StallOver, f.OverShare, f.Max.Round(time.Microsecond))
+}
