@@ -251,7 +251,10 @@ func BarChartSVG(w io.Writer, title string, col Column, rs []Result) (bool, erro
 	// go-chart writes text into the SVG unescaped.
 	esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 	var top float64
-	lines := 2 // label lines under each bar
+	n := len(rs)
+	width := max(520, 110+140*n)
+	slot := (width - 110) / n
+	lines := 2 // label lines under the bars, the most any bar has
 	bars := make([]chart.Value, len(rs))
 	for i := range rs {
 		v := col.Num(&rs[i])
@@ -262,8 +265,8 @@ func BarChartSVG(w io.Writer, title string, col Column, rs []Result) (bool, erro
 		label := rs[i].Engine + "\n" + SI(v)
 		if rs[i].Name != "" {
 			label = rs[i].Name + "\n" + label
-			lines = 3
 		}
+		lines = max(lines, labelLines(label, slot))
 		bars[i] = chart.Value{Value: v, Label: esc.Replace(label)}
 	}
 	if top <= 0 {
@@ -277,9 +280,6 @@ func BarChartSVG(w io.Writer, title string, col Column, rs []Result) (bool, erro
 			break
 		}
 	}
-	n := len(rs)
-	width := max(520, 110+140*n)
-	slot := (width - 110) / n
 	g := chart.BarChart{
 		Title:      esc.Replace(title),
 		Background: chart.Style{Padding: chart.Box{Top: 50, Left: 20, Right: 10, Bottom: 12 + 8*lines}}, // go-chart applies the bottom padding twice
@@ -295,6 +295,19 @@ func BarChartSVG(w io.Writer, title string, col Column, rs []Result) (bool, erro
 	}
 	return true, g.Render(chart.SVG, w)
 }
+
+// labelLines is how many lines go-chart draws label in under a bar of slot pixels: it wraps
+// a line longer than the slot, at about labelCharWidth pixels a character in its font.
+func labelLines(label string, slot int) int {
+	n := 0
+	for _, l := range strings.Split(label, "\n") {
+		n += max(1, (len(l)*labelCharWidth+slot-1)/slot)
+	}
+	return n
+}
+
+// labelCharWidth is the widest a character of go-chart's default 10-point label font draws.
+const labelCharWidth = 7
 
 // niceStep rounds x up to 1, 2, 2.5 or 5 times a power of ten.
 func niceStep(x float64) float64 {

@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,4 +232,32 @@ func TestMachine(t *testing.T) {
 		t.Errorf("MachineInfo JSON keys: %s", b)
 	}
 	t.Log(s)
+}
+
+// TestBarChartLabelsFit draws bars whose names wrap under them (a uringd mode with serve
+// flags): every label line must lie inside the chart, none cut off at its bottom.
+func TestBarChartLabelsFit(t *testing.T) {
+	var rs []Result
+	for _, e := range []string{"uringd", "uringd:--cold-reads buffered", "uringd:--fixed-buffers 0 --iowq-max-workers 2", "nginx-aio"} {
+		rs = append(rs, Result{Name: "mixed", Engine: e, OpsPerSec: 12345})
+	}
+	var buf bytes.Buffer
+	if ok, err := BarChartSVG(&buf, "mixed: requests/s", ColOpsPerSec, rs); !ok || err != nil {
+		t.Fatalf("BarChartSVG: %v, %v", ok, err)
+	}
+	parseXML(t, "chart", buf.Bytes())
+	svg := buf.String()
+	var height float64
+	if m := regexp.MustCompile(`<svg[^>]*viewBox="0 0 [0-9.]+ ([0-9.]+)"`).FindStringSubmatch(svg); m != nil {
+		height, _ = strconv.ParseFloat(m[1], 64)
+	}
+	texts := regexp.MustCompile(`<text[^>]*\by="([0-9.]+)"[^>]*>([^<]*)</text>`).FindAllStringSubmatch(svg, -1)
+	if height == 0 || len(texts) == 0 {
+		t.Fatalf("no height or no text in the SVG:\n%s", svg)
+	}
+	for _, m := range texts {
+		if y, _ := strconv.ParseFloat(m[1], 64); y > height-2 {
+			t.Errorf("label line %q at y=%v, below the chart's height %v", m[2], y, height)
+		}
+	}
 }
