@@ -673,6 +673,22 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 	return res, nil
 }
 
+// stallNote names the rows whose fixed-rate phase had the CPUs gone for more than StallOver
+// over 1% of its time, or is empty: their p99s say as much about the machine as the server.
+func stallNote(rows []Result) string {
+	var l []string
+	for _, r := range rows {
+		if v, ok := r.Extra["stall_over_pct"]; ok && v >= 1 {
+			l = append(l, fmt.Sprintf("`%s %s` %.1f%% (p99 %.2f ms)", r.Name, r.Engine, v, ms(r.P99)))
+		}
+	}
+	if len(l) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("The CPUs were gone for more than %v over 1%% of the fixed-rate phase (stall>2ms%%) in these rows, whose p99 above %v is the machine's as much as the server's: %s.",
+		StallOver, StallOver, strings.Join(l, "; "))
+}
+
 // startStallProbe starts a StallProbe for a latency phase, or returns nil: with --no-stall,
 // or when it cannot start (without CAP_SYS_NICE), which it says once.
 func (r *httpRun) startStallProbe() *StallProbe {
@@ -783,6 +799,9 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 	}
 	if len(wq) > 0 {
 		notes = append(notes, "io_uring requests queued to io-wq workers per request (perf, tracepoint io_uring:io_uring_queue_async_work), in all and by operation: "+strings.Join(wq, "; ")+".")
+	}
+	if note := stallNote(rows); note != "" {
+		notes = append(notes, note)
 	}
 	names := []string{}
 	for _, r := range rows {

@@ -28,6 +28,23 @@ func TestStallSummary(t *testing.T) {
 	}
 }
 
+func TestStallNote(t *testing.T) {
+	rows := []Result{
+		{Name: "hot-4k", Engine: "uringd", Latency: Latency{P99: 300 * time.Microsecond}, Extra: map[string]float64{"stall_over_pct": 0.02}},
+		{Name: "mixed", Engine: "uringd", Latency: Latency{P99: 28260 * time.Microsecond}, Extra: map[string]float64{"stall_over_pct": 21.16}},
+		{Name: "mixed", Engine: "nginx-aio", Latency: Latency{P99: 84610 * time.Microsecond}, Extra: map[string]float64{"stall_over_pct": 23.55}},
+		{Name: "cold-256k", Engine: "fio"}, // no fixed-rate phase
+	}
+	want := "The CPUs were gone for more than 2ms over 1% of the fixed-rate phase (stall>2ms%) in these rows, whose p99 above 2ms is the machine's as much as the server's: " +
+		"`mixed uringd` 21.2% (p99 28.26 ms); `mixed nginx-aio` 23.6% (p99 84.61 ms)."
+	if got := stallNote(rows); got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if got := stallNote(rows[:1]); got != "" {
+		t.Fatalf("no row over 1%%: %q", got)
+	}
+}
+
 // TestStallProbe stops this process for 30 ms, as a host that takes the CPUs away would
 // stop its threads (a child process sends SIGSTOP, then SIGCONT): the probe must see a wakeup
 // that late. (A real-time thread spinning on one CPU would not do: the Go runtime preempts a
