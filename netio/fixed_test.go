@@ -7,10 +7,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // memlockRefused says whether the server logged that RLIMIT_MEMLOCK left it no registered
@@ -102,6 +106,76 @@ func largeMetrics(t *testing.T, rs *running, st LargeFileStats) {
 		if v, ok := metricValue(fam, w.name, labels); !ok || v != float64(w.value) {
 			t.Errorf("%s%v = %v (found %v), want %d", w.name, labels, v, ok, w.value)
 		}
+	}
+}
+
+// noIPCLockEnv marks the child TestFixedBuffersWithoutIPCLock starts.
+const noIPCLockEnv = "NETIO_TEST_NO_IPC_LOCK"
+
+// TestFixedBuffersWithoutIPCLock serves as root without CAP_IPC_LOCK, as a container's root
+// often is, under 8 MiB of RLIMIT_MEMLOCK: the kernel charges the registered buffers (and,
+// before 5.12, the rings) to the limit as for any user, so the two loops must share it, a
+// quarter of it between them, and neither may be left without. It runs this test binary again
+// from a thread whose capability bounding set lacks CAP_IPC_LOCK, so the child has every
+// capability of root but that one.
+func TestFixedBuffersWithoutIPCLock(t *testing.T) {
+	if os.Getenv(noIPCLockEnv) == "1" {
+		fixedWithoutIPCLock(t)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the test is root without one capability")
+	}
+	var out bytes.Buffer
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, its bounding set cut, ends with this goroutine. The
+		// child is cloned from it and so inherits the cut set.
+		runtime.LockOSThread()
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, unix.CAP_IPC_LOCK, 0, 0, 0); err != nil {
+			errc <- fmt.Errorf("PR_CAPBSET_DROP CAP_IPC_LOCK: %w", err)
+			return
+		}
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestFixedBuffersWithoutIPCLock$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), noIPCLockEnv+"=1")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		errc <- cmd.Run()
+	}()
+	err := <-errc
+	t.Logf("the child without CAP_IPC_LOCK:\n%s", out.String())
+	if err != nil || !strings.Contains(out.String(), "--- PASS: TestFixedBuffersWithoutIPCLock") {
+		t.Fatalf("the child: %v", err)
+	}
+}
+
+// fixedWithoutIPCLock is TestFixedBuffersWithoutIPCLock's child.
+func fixedWithoutIPCLock(t *testing.T) {
+	if lockExempt() {
+		t.Fatal("the child still has CAP_IPC_LOCK")
+	}
+	const limit = 8 << 20
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: limit, Max: limit}); err != nil {
+		t.Fatal(err)
+	}
+	root, big := largeRoot(t)
+	_, rs := startTuned(t, mode{"read", Config{LargeFiles: "read", FixedBuffers: 32}}, root, ringTuning{}, nil)
+	defer func() {
+		if err := rs.stop(t); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	// 8 MiB / 4 / 2 loops = 1 MiB a loop: 4 of the 32 slots of 256 KiB.
+	waitFor(t, func() bool { return strings.Count(rs.logText(), "registered buffers") >= 2 })
+	if log := rs.logText(); strings.Count(log, "4 of 32 registered buffers") != 2 || strings.Contains(log, "no registered buffers") {
+		t.Fatalf("log %q: want both loops to say they registered 4 of 32", log)
+	}
+	get, closeIdle := keepAliveClient(t, rs.url)
+	defer closeIdle()
+	if code, body := get("/big.bin"); code != 200 || !bytes.Equal(body, big) {
+		t.Fatalf("status %d, %d bytes (want %d, equal)", code, len(body), len(big))
+	}
+	if st := settledStats(t, rs, int64(len(big))); st.Fixed != st.Read || st.Read != int64(len(big)) {
+		t.Fatalf("stats %+v: want every byte READ into a registered buffer", st)
 	}
 }
 
