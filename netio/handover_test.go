@@ -132,6 +132,46 @@ func TestShutdownHandsOver(t *testing.T) {
 	}
 }
 
+// TestShutdownAnswersConnected: a client accepted after the stop was asked for, before its
+// loop took the stop up, and whose request comes after that, is answered, not closed as an
+// idle keep-alive connection: it connected while the listener was open, like one still in the
+// listener's queue. ringTuning.stopDelay holds the loops' stop back to open that window,
+// which the slow 5.10 VM opened by chance (TestShutdownRefusesNew failed there).
+func TestShutdownAnswersConnected(t *testing.T) {
+	t.Parallel()
+	for _, m := range handoverModes() {
+		t.Run(m.name, func(t *testing.T) {
+			_, rs := startTuned(t, m, handoverRoot(t, "one"), ringTuning{stopDelay: 300 * time.Millisecond}, nil)
+			stopped := make(chan error, 1)
+			go func() { stopped <- rs.stop(t) }()
+			waitFor(t, func() bool { return rs.s.stopping.Load() })
+			c, err := net.Dial("tcp", rs.addr) // the loops have not taken the stop up: still listening
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			waitFor(t, func() bool { return rs.s.Conns() == 1 }) // accepted
+			// The loops have taken the stop up once the listener refuses new connections.
+			waitFor(t, func() bool {
+				c2, err := net.DialTimeout("tcp", rs.addr, time.Second)
+				if err == nil {
+					c2.Close()
+				}
+				return errors.Is(err, syscall.ECONNREFUSED)
+			})
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "GET /who.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+			b, rerr := io.ReadAll(c)
+			if !bytes.HasPrefix(b, []byte("HTTP/1.1 200")) || !bytes.Contains(b, []byte("one")) {
+				t.Errorf("a request on a connection accepted after the stop was asked for: %q, %v", b, rerr)
+			}
+			if err := <-stopped; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+}
+
 // TestShutdownRefusesNew: once a server is stopping, and with nobody else on its port, a new
 // connection is refused at once (the listener is shut), not left waiting in a queue nobody
 // accepts from until the drain ends.

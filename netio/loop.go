@@ -302,10 +302,17 @@ func (l *loop) run() error {
 		if l.statsBox.want.Load() {
 			l.publishStats(false)
 		}
-		if l.s.stopping.Load() && l.shutdownStep() {
+		if l.s.stopping.Load() && l.stopDue() && l.shutdownStep() {
 			return nil
 		}
 	}
+}
+
+// stopDue reports whether the loop takes up the requested stop now: at once, unless a test
+// holds it back (ringTuning.stopDelay).
+func (l *loop) stopDue() bool {
+	d := l.s.tune.stopDelay
+	return d <= 0 || l.now.UnixNano() >= l.s.stopAt.Load()-int64(l.s.cfg.ShutdownTimeout)+int64(d)
 }
 
 // transient reports whether a failed io_uring_enter left everything as it was, to be tried
@@ -559,8 +566,12 @@ func (l *loop) onAccept(ln *loopListener, res int32, flags uint32) {
 		return
 	}
 	fd := int(res)
-	if l.stopping {
-		l.adopt(fd, true, ln.tcp) // the client connected before the shutdown: serve its request
+	if l.stopping || l.s.stopping.Load() {
+		// The client connected before the listener was shut: serve its request, as one taken
+		// from the queue at shutdown. That includes a connection accepted after the stop was
+		// asked for and before this loop took it up, which would otherwise look idle to
+		// shutdownStep and be closed unanswered.
+		l.adopt(fd, true, ln.tcp)
 		return
 	}
 	l.armAccept()

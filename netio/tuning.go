@@ -3,6 +3,7 @@ package netio
 import (
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/uringd/uringd/ring"
 )
@@ -28,6 +29,10 @@ type ringTuning struct {
 	// fixedLimit > 0 makes registering more than fixedLimit buffers fail with ENOMEM, as
 	// RLIMIT_MEMLOCK does; < 0 makes every registration fail.
 	fixedLimit int
+	// stopDelay > 0 makes the loops take up a requested stop only this long after it was
+	// asked for: the window, which a slow machine opens by chance, in which a client is
+	// accepted after the stop and before its loop stops accepting.
+	stopDelay time.Duration
 }
 
 // pressure counts what tests need to see of the loops' work: full SQs, parsing.
