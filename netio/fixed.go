@@ -3,6 +3,8 @@ package netio
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -25,15 +27,26 @@ type fixedBufs struct {
 }
 
 // lockExempt says whether the calling thread, the loop's, which makes the ring and
-// registers its buffers, has CAP_IPC_LOCK in its effective set: only then does the kernel
-// not charge the pinned pages to RLIMIT_MEMLOCK. Root in a container often lacks it.
+// registers its buffers, has CAP_IPC_LOCK in its effective set, in the initial user
+// namespace: only then does the kernel not charge the pinned pages to RLIMIT_MEMLOCK. Root
+// in a container often lacks it, and root in a user namespace (a rootless container) holds
+// it only there.
 func lockExempt() bool {
+	if b, err := os.ReadFile("/proc/self/uid_map"); err != nil || !identityUIDMap(string(b)) {
+		return false
+	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData // version 3: capabilities 0-31, then 32-63
 	if unix.Capget(&hdr, &data[0]) != nil {
 		return false
 	}
 	return data[unix.CAP_IPC_LOCK/32].Effective&(1<<(unix.CAP_IPC_LOCK%32)) != 0
+}
+
+// identityUIDMap says whether uid_map m is the initial user namespace's: every uid to itself.
+func identityUIDMap(m string) bool {
+	f := strings.Fields(m)
+	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }
 
 // setupFixed registers Config.FixedBuffers slots with the ring, or as many as the kernel

@@ -9,8 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,9 +118,9 @@ const noIPCLockEnv = "NETIO_TEST_NO_IPC_LOCK"
 // TestFixedBuffersWithoutIPCLock serves as root without CAP_IPC_LOCK, as a container's root
 // often is, under 8 MiB of RLIMIT_MEMLOCK: the kernel charges the registered buffers (and,
 // before 5.12, the rings) to the limit as for any user, so the two loops must share it, a
-// quarter of it between them, and neither may be left without. It runs this test binary again
-// from a thread whose capability bounding set lacks CAP_IPC_LOCK, so the child has every
-// capability of root but that one.
+// quarter of it between them, and neither may be left without. It runs this test binary
+// again, as root with every capability but that one (from a thread whose bounding set lacks
+// it), and as root of a user namespace, whose capabilities hold only inside it.
 func TestFixedBuffersWithoutIPCLock(t *testing.T) {
 	if os.Getenv(noIPCLockEnv) == "1" {
 		fixedWithoutIPCLock(t)
@@ -126,32 +129,44 @@ func TestFixedBuffersWithoutIPCLock(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the test is root without one capability")
 	}
-	var out bytes.Buffer
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread, its bounding set cut, ends with this goroutine. The
-		// child is cloned from it and so inherits the cut set.
-		runtime.LockOSThread()
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, unix.CAP_IPC_LOCK, 0, 0, 0); err != nil {
-			errc <- fmt.Errorf("PR_CAPBSET_DROP CAP_IPC_LOCK: %w", err)
-			return
-		}
-		cmd := exec.Command(os.Args[0], "-test.run", "^TestFixedBuffersWithoutIPCLock$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), noIPCLockEnv+"=1")
-		cmd.Stdout, cmd.Stderr = &out, &out
-		errc <- cmd.Run()
-	}()
-	err := <-errc
-	t.Logf("the child without CAP_IPC_LOCK:\n%s", out.String())
-	if err != nil || !strings.Contains(out.String(), "--- PASS: TestFixedBuffersWithoutIPCLock") {
-		t.Fatalf("the child: %v", err)
+	for _, userNS := range []bool{false, true} {
+		name := map[bool]string{false: "bounding-set", true: "user-namespace"}[userNS]
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			errc := make(chan error, 1)
+			go func() {
+				// Never unlocked: the thread, its bounding set cut, ends with this goroutine.
+				// The child is cloned from it and so inherits the cut set.
+				runtime.LockOSThread()
+				cmd := exec.Command(os.Args[0], "-test.run", "^TestFixedBuffersWithoutIPCLock$", "-test.v", "-test.count=1")
+				cmd.Env = append(os.Environ(), noIPCLockEnv+"=1")
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if userNS {
+					cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,
+						UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+						GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}}
+				} else if err := unix.Prctl(unix.PR_CAPBSET_DROP, unix.CAP_IPC_LOCK, 0, 0, 0); err != nil {
+					errc <- fmt.Errorf("PR_CAPBSET_DROP CAP_IPC_LOCK: %w", err)
+					return
+				}
+				errc <- cmd.Run()
+			}()
+			err := <-errc
+			t.Logf("the child:\n%s", out.String())
+			if userNS && err != nil && !strings.Contains(out.String(), "=== RUN") {
+				t.Skipf("no user namespace here: %v", err) // e.g. user.max_user_namespaces = 0
+			}
+			if err != nil || !strings.Contains(out.String(), "--- PASS: TestFixedBuffersWithoutIPCLock") {
+				t.Fatalf("the child: %v", err)
+			}
+		})
 	}
 }
 
 // fixedWithoutIPCLock is TestFixedBuffersWithoutIPCLock's child.
 func fixedWithoutIPCLock(t *testing.T) {
 	if lockExempt() {
-		t.Fatal("the child still has CAP_IPC_LOCK")
+		t.Fatal("the child still has CAP_IPC_LOCK, in the initial user namespace")
 	}
 	const limit = 8 << 20
 	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: limit, Max: limit}); err != nil {
@@ -164,10 +179,18 @@ func fixedWithoutIPCLock(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
-	// 8 MiB / 4 / 2 loops = 1 MiB a loop: 4 of the 32 slots of 256 KiB.
+	// 8 MiB / 4 / 2 loops = 1 MiB a loop: 4 of the 32 slots of 256 KiB. (Fewer, if the
+	// kernel has not yet uncharged an earlier child's rings and buffers from the user.)
 	waitFor(t, func() bool { return strings.Count(rs.logText(), "registered buffers") >= 2 })
-	if log := rs.logText(); strings.Count(log, "4 of 32 registered buffers") != 2 || strings.Contains(log, "no registered buffers") {
-		t.Fatalf("log %q: want both loops to say they registered 4 of 32", log)
+	log := rs.logText()
+	got := regexp.MustCompile(`loop \d: (\d+) of 32 registered buffers`).FindAllStringSubmatch(log, -1)
+	if len(got) != 2 || strings.Contains(log, "no registered buffers") {
+		t.Fatalf("log %q: want both loops to say how many of 32 they registered, and neither none", log)
+	}
+	for _, m := range got {
+		if n, _ := strconv.Atoi(m[1]); n < 1 || n > 4 {
+			t.Fatalf("log %q: want each loop within its 4 of the budget", log)
+		}
 	}
 	get, closeIdle := keepAliveClient(t, rs.url)
 	defer closeIdle()
@@ -280,5 +303,19 @@ func TestFixedBuffersRefused(t *testing.T) {
 	}
 	if n := strings.Count(rs.logText(), "no registered buffers"); n != 2 {
 		t.Fatalf("%d loops said they have no registered buffers, want 2: %s", n, rs.logText())
+	}
+}
+
+func TestIdentityUIDMap(t *testing.T) {
+	for m, want := range map[string]bool{
+		"         0          0 4294967295\n": true, // the initial user namespace
+		"         0          0          1\n": false,
+		"0 100000 65536\n":                   false, // a rootless container's
+		"0 0 4294967295\n1 1 1\n":            false,
+		"":                                   false,
+	} {
+		if got := identityUIDMap(m); got != want {
+			t.Errorf("identityUIDMap(%q) = %v, want %v", m, got, want)
+		}
 	}
 }
