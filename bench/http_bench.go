@@ -698,7 +698,7 @@ func (r *httpRun) startStallProbe() *StallProbe {
 	p, err := StartStallProbe()
 	if err != nil {
 		r.stallErr = err
-		fmt.Fprintf(r.b.Stderr, "%v: the stall columns are left out\n", err)
+		fmt.Fprintf(r.b.Stderr, "%v: the stall columns stay empty\n", err)
 		return nil
 	}
 	return p
@@ -749,8 +749,8 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 	}
 	if b.HotRate <= 0 {
 		notes[1] = "Latency (p50 … max): wrk's own, timed from when it sends each request, which hides stalls (--hot-rate 0: no fixed-rate phase)."
-	} else if !b.NoStall {
-		notes[1] += fmt.Sprintf(" Stalls: through each fixed-rate phase a thread of the lowest real-time priority on each CPU, above every server's and client's, sleeps %v at a time and records how late it wakes; only interrupts and the CPU itself going away (the host running something else) can make it late. "+
+	} else if slices.ContainsFunc(rows, func(r Result) bool { _, ok := r.Extra["stall_over_pct"]; return ok }) {
+		notes[1] += fmt.Sprintf(" Stalls: through each fixed-rate phase a thread of the lowest real-time priority on each CPU, above every server's and client's, sleeps %v at a time and records how late it wakes; only interrupts and the CPU itself going away (the host running something else) can make it late (or, in bench http's own process, a wait for a Go P, which its light fixed-rate client leaves idle). "+
 			"stall>2ms%% is the share of the time at which a thread running on a CPU, or woken there, would have waited more than %v for it (the late wakeups' time beyond %v, over the phase, averaged over the CPUs), and stall-max the latest wakeup: a request caught on a CPU in such a stall waits with it, so where stall>2ms%% is far above 1, a p99 of %v is out of any server's reach.",
 			stallTick, StallOver, StallOver, StallOver)
 	}

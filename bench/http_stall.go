@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -52,26 +51,38 @@ type stallCPU struct {
 	err     error
 }
 
-// StartStallProbe starts a probe thread on each CPU. It needs CAP_SYS_NICE (root) for the
-// real-time class; without it the error says so.
+// StartStallProbe starts a probe thread on each CPU this process may run on. It needs
+// CAP_SYS_NICE (root) for the real-time class; without it the error says so.
+//
+// The probe runs inside a Go process, so a wakeup also waits for its goroutine's P: beside
+// goroutines that keep every P of the process busy, it would count Go's own time slices as
+// stalls. bench http runs it beside its fixed-rate client only, which keeps the Ps mostly
+// idle (a probe in a process of its own read the same share through a mixed run).
 func StartStallProbe() (*StallProbe, error) {
-	p := &StallProbe{start: time.Now(), stop: make(chan struct{}), done: make(chan stallCPU), n: runtime.NumCPU()}
+	var mask unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &mask); err != nil {
+		return nil, fmt.Errorf("bench http: stall probe: the CPUs this process may use: %w", err)
+	}
+	var cpus []int
+	for cpu := 0; cpu < len(mask)*64; cpu++ {
+		if mask.IsSet(cpu) {
+			cpus = append(cpus, cpu)
+		}
+	}
+	p := &StallProbe{start: time.Now(), stop: make(chan struct{}), done: make(chan stallCPU), n: len(cpus)}
 	ready := make(chan error)
-	for cpu := 0; cpu < p.n; cpu++ {
+	for _, cpu := range cpus {
 		go p.run(cpu, ready)
 	}
 	var errs []error
-	for cpu := 0; cpu < p.n; cpu++ {
+	for range cpus {
 		if err := <-ready; err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
-		close(p.stop)
-		for cpu := 0; cpu < p.n; cpu++ {
-			<-p.done
-		}
-		return nil, fmt.Errorf("bench http: stall probe: %w", errors.Join(errs...))
+		p.Stop()
+		return nil, fmt.Errorf("bench http: stall probe: %w", errs[0]) // the same on every CPU, as a rule
 	}
 	return p, nil
 }

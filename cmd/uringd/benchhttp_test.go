@@ -57,14 +57,14 @@ func TestBenchHTTPHot(t *testing.T) {
 			t.Errorf("%s: steal_pct = %v, want a share of 0 to 100", name, row["steal_pct"])
 		}
 		// The stall probe ran through the fixed-rate phase, as root; without CAP_SYS_NICE it
-		// says it cannot and leaves its columns out.
+		// says it cannot and its columns stay empty.
 		if os.Geteuid() == 0 {
 			over, ok1 := row["stall_over_pct"].(float64)
 			mx, ok2 := row["stall_max_ms"].(float64)
 			if !ok1 || !ok2 || over < 0 || over > 100 || mx <= 0 {
 				t.Errorf("%s: stall_over_pct = %v, stall_max_ms = %v: want a share and a positive latest wakeup", name, row["stall_over_pct"], row["stall_max_ms"])
 			}
-		} else if _, ok := row["stall_over_pct"]; ok || !strings.Contains(stderr.String(), "stall columns are left out") {
+		} else if _, ok := row["stall_over_pct"]; ok || !strings.Contains(stderr.String(), "stall columns stay empty") {
 			t.Errorf("%s: without root, stall_over_pct = %v and stderr %q", name, row["stall_over_pct"], stderr.String())
 		}
 		if ok, _ := row["rate_ok_pct"].(float64); ok < 90 {
