@@ -112,8 +112,12 @@ func largeMetrics(t *testing.T, rs *running, st LargeFileStats) {
 	}
 }
 
-// noIPCLockEnv marks the child TestFixedBuffersWithoutIPCLock starts.
-const noIPCLockEnv = "NETIO_TEST_NO_IPC_LOCK"
+// noIPCLockEnv marks the child TestFixedBuffersWithoutIPCLock starts, and childMemlock is
+// the RLIMIT_MEMLOCK it serves under.
+const (
+	noIPCLockEnv = "NETIO_TEST_NO_IPC_LOCK"
+	childMemlock = 8 << 20
+)
 
 // TestFixedBuffersWithoutIPCLock serves as root without CAP_IPC_LOCK, as a container's root
 // often is, under 8 MiB of RLIMIT_MEMLOCK: the kernel charges the registered buffers (and,
@@ -128,6 +132,21 @@ func TestFixedBuffersWithoutIPCLock(t *testing.T) {
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the test is root without one capability")
+	}
+	// The children set their RLIMIT_MEMLOCK to childMemlock; one in a user namespace cannot
+	// raise its hard limit, so this process's goes up to it first (as root with
+	// CAP_IPC_LOCK, this process is never charged, so its own limit does not matter).
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl); err != nil {
+		t.Fatal(err)
+	}
+	if rl.Max != unix.RLIM_INFINITY && rl.Max < childMemlock {
+		raised := unix.Rlimit{Cur: rl.Cur, Max: childMemlock}
+		if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &raised); err != nil {
+			t.Skipf("RLIMIT_MEMLOCK's hard limit is %d KiB, below the %d KiB the children serve under, and raising it: %v",
+				rl.Max>>10, childMemlock>>10, err)
+		}
+		t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_MEMLOCK, &rl) })
 	}
 	for _, userNS := range []bool{false, true} {
 		name := map[bool]string{false: "bounding-set", true: "user-namespace"}[userNS]
@@ -168,9 +187,8 @@ func fixedWithoutIPCLock(t *testing.T) {
 	if lockExempt() {
 		t.Fatal("the child still has CAP_IPC_LOCK, in the initial user namespace")
 	}
-	const limit = 8 << 20
-	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: limit, Max: limit}); err != nil {
-		t.Fatal(err)
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: childMemlock, Max: childMemlock}); err != nil {
+		t.Fatalf("RLIMIT_MEMLOCK %d: %v", childMemlock, err)
 	}
 	root, big := largeRoot(t)
 	_, rs := startTuned(t, mode{"read", Config{LargeFiles: "read", FixedBuffers: 32}}, root, ringTuning{}, nil)
