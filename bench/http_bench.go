@@ -689,7 +689,7 @@ func stallNote(rows []Result) string {
 		StallOver, StallOver, strings.Join(l, "; "))
 }
 
-// startStallProbe starts a StallProbe for a latency phase, or returns nil: with --no-stall,
+// startStallProbe starts a StallProbe for a latency phase, or returns nil: with --no-stall-probe,
 // or when it cannot start (without CAP_SYS_NICE), which it says once.
 func (r *httpRun) startStallProbe() *StallProbe {
 	if r.b.NoStall || r.stallErr != nil {
