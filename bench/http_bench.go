@@ -689,6 +689,29 @@ func stallNote(rows []Result) string {
 		StallOver, StallOver, strings.Join(l, "; "))
 }
 
+// ClientBound is the share of a CPU (percent) at which a wrk run counts as bound by the
+// client: wrk drives its connections from one thread, which cannot go faster.
+const ClientBound = 95
+
+// clientNote names the rows whose wrk ran its one thread at ClientBound or more, with wrk's
+// CPU a request: their req/s is the client's ceiling, so a ratio between two of them tells
+// how near each server let wrk come to it, not which server is faster.
+func clientNote(rows []Result) string {
+	var l []string
+	for _, r := range rows {
+		v, ok := r.Extra["wrk_cpu_pct"]
+		if !ok || v < ClientBound || r.OpsPerSec <= 0 {
+			continue
+		}
+		l = append(l, fmt.Sprintf("`%s %s` %.0f%%, %.1f µs a request", r.Name, r.Engine, v, v/100*1e6/r.OpsPerSec))
+	}
+	if len(l) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("wrk ran its one thread at %d%% of a CPU or more (wrk-cpu%%) in these rows, so their req/s is what the client can ask for, not what the server can serve: between two of them the ratio is the client's, not the servers'. wrk's CPU a request: %s.",
+		ClientBound, strings.Join(l, "; "))
+}
+
 // startStallProbe starts a StallProbe for a latency phase, or returns nil: with --no-stall-probe,
 // or when it cannot start (without CAP_SYS_NICE), which it says once.
 func (r *httpRun) startStallProbe() *StallProbe {
@@ -801,6 +824,9 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		notes = append(notes, "io_uring requests queued to io-wq workers per request (perf, tracepoint io_uring:io_uring_queue_async_work), in all and by operation: "+strings.Join(wq, "; ")+".")
 	}
 	if note := stallNote(rows); note != "" {
+		notes = append(notes, note)
+	}
+	if note := clientNote(rows); note != "" {
 		notes = append(notes, note)
 	}
 	names := []string{}

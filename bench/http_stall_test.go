@@ -45,6 +45,25 @@ func TestStallNote(t *testing.T) {
 	}
 }
 
+func TestClientNote(t *testing.T) {
+	rows := []Result{
+		{Name: "hot-4k", Engine: "uringd", OpsPerSec: 110000, Extra: map[string]float64{"wrk_cpu_pct": 99}},
+		{Name: "hot-4k", Engine: "h2o", OpsPerSec: 85000, Extra: map[string]float64{"wrk_cpu_pct": 90}},
+		{Name: "hot-64k", Engine: "lighttpd", OpsPerSec: 40000, Extra: map[string]float64{"wrk_cpu_pct": 100}},
+		{Name: "hot-64k", Engine: "nginx", Extra: map[string]float64{"wrk_cpu_pct": 100}}, // no rate: no figure
+		{Name: "cold-256k", Engine: "fio", OpsPerSec: 4000},                               // no wrk
+	}
+	// 0.99 of a CPU over 110,000 requests a second is 9.0 µs a request; 1.00 over 40,000, 25.0.
+	want := "wrk ran its one thread at 95% of a CPU or more (wrk-cpu%) in these rows, so their req/s is what the client can ask for, not what the server can serve: " +
+		"between two of them the ratio is the client's, not the servers'. wrk's CPU a request: `hot-4k uringd` 99%, 9.0 µs a request; `hot-64k lighttpd` 100%, 25.0 µs a request."
+	if got := clientNote(rows); got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if got := clientNote(rows[1:2]); got != "" {
+		t.Fatalf("wrk below 95%%: %q", got)
+	}
+}
+
 // TestStallProbe stops this process for 30 ms, as a host that takes the CPUs away would
 // stop its threads (a child process sends SIGSTOP, then SIGCONT): the probe must see a wakeup
 // that late. (A real-time thread spinning on one CPU would not do: the Go runtime preempts a
