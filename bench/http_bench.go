@@ -68,7 +68,7 @@ func HTTPTableColumns() []Column {
 		ExtraCol("cpu/req(µs)", "cpu_us_per_req", 1), ExtraCol("sys/req", "syscalls_per_req", 2),
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
 		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1),
-		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("cold-wrk-cpu%", "cold_wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
+		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("idle%", "idle_pct", 0), ExtraCol("cold-wrk-cpu%", "cold_wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
 		ExtraCol("stall>2ms%", "stall_over_pct", 2), ExtraCol("stall-max(ms)", "stall_max_ms", 1),
 		ExtraCol("beside-fio-MB/s", "beside_fio_mbps", 0), ExtraCol("beside-cpu%", "beside_cpu_pct", 0)}
 }
@@ -555,6 +555,7 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 			return res, err
 		}
 	}
+	tp0, tpErr := ReadCPUTimes()
 	fg, err := startWrk(ctx, r.script, rs.addr, main, conns, b.Duration)
 	if err != nil {
 		sampler.Stop()
@@ -562,6 +563,9 @@ func (r *httpRun) measure(ctx context.Context, rs *runningServer, name string, r
 		return res, err
 	}
 	w, ferr := fg.wait()
+	if tp1, err := ReadCPUTimes(); err == nil && tpErr == nil {
+		res.SetExtra("idle_pct", IdlePct(tp0, tp1))
+	}
 	var bw WrkResult
 	var berr error
 	if bg != nil {
@@ -766,6 +770,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		fmt.Sprintf("Load: wrk (one thread, %d connections, %v per phase) for throughput and for what the server costs; "+
 			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase; rss(MiB) is their resident memory at peak and KiB/conn its growth over the phase per connection wrk held open (user memory only: the kernel's socket buffers are not in it). "+
 			"wrk-cpu%% is the CPU time of the wrk whose rate is reported, over its run: wrk drives its connections from one thread, so near 100 the client, not the server, sets req/s; cold-wrk-cpu%% is the same for the cold load's wrk in mixed. "+
+			"idle%% is the share of the machine's CPU time left idle while that wrk ran (/proc/stat, idle and iowait): where the client shares the CPUs with the server, CPUs left idle while wrk is below 100%% are the server's threads and wrk waiting on each other. "+
 			"steal%% is the share of the machine's CPU time the hypervisor gave to others while the row was measured (/proc/stat): a virtual machine whose host is busy loses its CPUs for milliseconds at a time, and every server's and client's latency shows it.", b.Conns, b.Duration),
 		fmt.Sprintf("Latency (p50 … max): %s's own fixed-rate client, %d keep-alive connections offering %.0f requests/s in all, each request timed from when it was due to be sent, so a stalled server is charged for the requests it held up (wrk measures from when it sends, which hides stalls). rate-ok%% is the share of the offered requests answered right in time.",
 			"bench http", b.HotConns, b.HotRate),

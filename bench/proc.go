@@ -656,6 +656,7 @@ func ticks(t uint64) time.Duration {
 type CPUTimes struct {
 	Total uint64 // every state: user, nice, system, idle, iowait, irq, softirq, steal
 	Steal uint64 // time a hypervisor ran something else while this VM's CPU wanted to run
+	Idle  uint64 // idle and iowait: nothing to run
 }
 
 // ReadCPUTimes reads /proc/stat.
@@ -682,11 +683,23 @@ func parseCPUStat(b []byte) (CPUTimes, error) {
 			return CPUTimes{}, fmt.Errorf("cpu times: /proc/stat field %d %q: %w", i+1, s, err)
 		}
 		t.Total += v
-		if i == 7 {
+		switch i {
+		case 3, 4:
+			t.Idle += v
+		case 7:
 			t.Steal = v
 		}
 	}
 	return t, nil
+}
+
+// IdlePct is the share of the CPU time from a to b in which the CPUs had nothing to run
+// (idle and iowait).
+func IdlePct(a, b CPUTimes) float64 {
+	if b.Total <= a.Total || b.Idle < a.Idle {
+		return 0
+	}
+	return 100 * float64(b.Idle-a.Idle) / float64(b.Total-a.Total)
 }
 
 // StealPct is the share of the CPU time from a to b that the hypervisor took (0 on bare

@@ -507,7 +507,7 @@ func TestParseCPUStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (CPUTimes{Total: 30087 + 31193 + 203498 + 8479 + 5720 + 4156, Steal: 4156}); got != want {
+	if want := (CPUTimes{Total: 30087 + 31193 + 203498 + 8479 + 5720 + 4156, Steal: 4156, Idle: 203498 + 8479}); got != want {
 		t.Errorf("parsed %+v, want %+v", got, want)
 	}
 	// Four states, as kernels before 2.6 wrote, and a line that is not the cpu line.
@@ -516,15 +516,21 @@ func TestParseCPUStat(t *testing.T) {
 			t.Errorf("parseCPUStat(%q) took it", bad)
 		}
 	}
-	a, b := CPUTimes{Total: 1000, Steal: 10}, CPUTimes{Total: 1200, Steal: 50}
+	a, b := CPUTimes{Total: 1000, Steal: 10, Idle: 300}, CPUTimes{Total: 1200, Steal: 50, Idle: 330}
 	if p := StealPct(a, b); p != 20 {
 		t.Errorf("StealPct = %v, want 20", p)
+	}
+	if p := IdlePct(a, b); p != 15 {
+		t.Errorf("IdlePct = %v, want 15", p)
+	}
+	if p := IdlePct(b, a); p != 0 {
+		t.Errorf("IdlePct backwards = %v, want 0", p)
 	}
 	if p := StealPct(b, a); p != 0 {
 		t.Errorf("StealPct backwards = %v, want 0", p)
 	}
 	live, err := ReadCPUTimes()
-	if err != nil || live.Total == 0 || live.Steal > live.Total {
+	if err != nil || live.Total == 0 || live.Steal > live.Total || live.Idle > live.Total {
 		t.Errorf("ReadCPUTimes: %+v, %v", live, err)
 	}
 }

@@ -56,6 +56,10 @@ func TestBenchHTTPHot(t *testing.T) {
 		if v, ok := row["steal_pct"].(float64); !ok || v < 0 || v > 100 {
 			t.Errorf("%s: steal_pct = %v, want a share of 0 to 100", name, row["steal_pct"])
 		}
+		// The CPUs' idle share while wrk ran: wrk and the server both ran, so below 100.
+		if v, ok := row["idle_pct"].(float64); !ok || v < 0 || v >= 100 {
+			t.Errorf("%s: idle_pct = %v, want a share of 0 to under 100", name, row["idle_pct"])
+		}
 		// The stall probe ran through the fixed-rate phase, as root; without CAP_SYS_NICE it
 		// says it cannot and its columns stay empty.
 		if os.Geteuid() == 0 {
