@@ -68,7 +68,7 @@ func HTTPTableColumns() []Column {
 		ExtraCol("cpu/req(µs)", "cpu_us_per_req", 1), ExtraCol("sys/req", "syscalls_per_req", 2),
 		ExtraCol("cs/req", "ctxsw_per_req", 2), ExtraCol("wq/req", "iowq_per_req", 2),
 		ColOSThreads, ColIOWQ, ExtraCol("rss(MiB)", "rss_mib", 0), ExtraCol("KiB/conn", "kib_per_conn", 1),
-		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("idle%", "idle_pct", 0), ExtraCol("cold-wrk-cpu%", "cold_wrk_cpu_pct", 0), ExtraCol("steal%", "steal_pct", 1),
+		ExtraCol("wrk-cpu%", "wrk_cpu_pct", 0), ExtraCol("cold-wrk-cpu%", "cold_wrk_cpu_pct", 0), ExtraCol("idle%", "idle_pct", 0), ExtraCol("steal%", "steal_pct", 1),
 		ExtraCol("stall>2ms%", "stall_over_pct", 2), ExtraCol("stall-max(ms)", "stall_max_ms", 1),
 		ExtraCol("beside-fio-MB/s", "beside_fio_mbps", 0), ExtraCol("beside-cpu%", "beside_cpu_pct", 0)}
 }
@@ -351,6 +351,9 @@ func stepLine(r *Result) string {
 	}
 	if v, ok := r.Extra["wrk_cpu_pct"]; ok {
 		s += fmt.Sprintf("  wrk-cpu %.0f%%", v)
+	}
+	if v, ok := r.Extra["idle_pct"]; ok {
+		s += fmt.Sprintf("  idle %.0f%%", v)
 	}
 	if v := r.Extra["steal_pct"]; v >= 0.05 {
 		s += fmt.Sprintf("  steal %.1f%%", v)
@@ -693,18 +696,18 @@ func stallNote(rows []Result) string {
 		StallOver, StallOver, strings.Join(l, "; "))
 }
 
-// ClientBound is the share of a CPU (percent) at which a wrk run counts as bound by the
+// clientBound is the share of a CPU (percent) at which a wrk run counts as bound by the
 // client: wrk drives its connections from one thread, which cannot go faster.
-const ClientBound = 95
+const clientBound = 95
 
 // clientNote names the rows whose wrk ran its one thread at ClientBound or more, with wrk's
 // CPU a request: their req/s is the client's ceiling, so a ratio between two of them tells
-// how near each server let wrk come to it, not which server is faster.
+// how much of wrk's CPU each server's answers cost, not how fast the servers are.
 func clientNote(rows []Result) string {
 	var l []string
 	for _, r := range rows {
 		v, ok := r.Extra["wrk_cpu_pct"]
-		if !ok || v < ClientBound || r.OpsPerSec <= 0 {
+		if !ok || v < clientBound || r.OpsPerSec <= 0 {
 			continue
 		}
 		l = append(l, fmt.Sprintf("`%s %s` %.0f%%, %.1f µs a request", r.Name, r.Engine, v, v/100*1e6/r.OpsPerSec))
@@ -712,8 +715,8 @@ func clientNote(rows []Result) string {
 	if len(l) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("wrk ran its one thread at %d%% of a CPU or more (wrk-cpu%%) in these rows, so their req/s is what the client can ask for, not what the server can serve: between two of them the ratio is the client's, not the servers'. wrk's CPU a request: %s.",
-		ClientBound, strings.Join(l, "; "))
+	return fmt.Sprintf("wrk ran its one thread at %d%% of a CPU or more (wrk-cpu%%) in these rows, so their req/s is what the client can ask for, not what the server can serve: between two of them the ratio tells how much of wrk's CPU each server's answers cost, not how fast the servers are. wrk's CPU a request: %s.",
+		clientBound, strings.Join(l, "; "))
 }
 
 // startStallProbe starts a StallProbe for a latency phase, or returns nil: with --no-stall-probe,
@@ -770,7 +773,7 @@ func (b *HTTPBench) writeReport(rows []Result, cdf map[cdfKey][]cdfPoint, server
 		fmt.Sprintf("Load: wrk (one thread, %d connections, %v per phase) for throughput and for what the server costs; "+
 			"cpu/req, sys/req (syscalls), cs/req (context switches) and wq/req (io_uring requests queued to io-wq workers) are over every thread of the server's processes during that phase; rss(MiB) is their resident memory at peak and KiB/conn its growth over the phase per connection wrk held open (user memory only: the kernel's socket buffers are not in it). "+
 			"wrk-cpu%% is the CPU time of the wrk whose rate is reported, over its run: wrk drives its connections from one thread, so near 100 the client, not the server, sets req/s; cold-wrk-cpu%% is the same for the cold load's wrk in mixed. "+
-			"idle%% is the share of the machine's CPU time left idle while that wrk ran (/proc/stat, idle and iowait): where the client shares the CPUs with the server, CPUs left idle while wrk is below 100%% are the server's threads and wrk waiting on each other. "+
+			"idle%% is the share of the machine's CPU time left idle while that wrk ran (/proc/stat, idle and iowait): in a hot row, where the client shares the CPUs with the server and no disk is read, CPUs left idle while wrk is below 100%% are the server's threads and wrk waiting on each other. "+
 			"steal%% is the share of the machine's CPU time the hypervisor gave to others while the row was measured (/proc/stat): a virtual machine whose host is busy loses its CPUs for milliseconds at a time, and every server's and client's latency shows it.", b.Conns, b.Duration),
 		fmt.Sprintf("Latency (p50 … max): %s's own fixed-rate client, %d keep-alive connections offering %.0f requests/s in all, each request timed from when it was due to be sent, so a stalled server is charged for the requests it held up (wrk measures from when it sends, which hides stalls). rate-ok%% is the share of the offered requests answered right in time.",
 			"bench http", b.HotConns, b.HotRate),

@@ -55,7 +55,7 @@ func TestClientNote(t *testing.T) {
 	}
 	// 0.99 of a CPU over 110,000 requests a second is 9.0 µs a request; 1.00 over 40,000, 25.0.
 	want := "wrk ran its one thread at 95% of a CPU or more (wrk-cpu%) in these rows, so their req/s is what the client can ask for, not what the server can serve: " +
-		"between two of them the ratio is the client's, not the servers'. wrk's CPU a request: `hot-4k uringd` 99%, 9.0 µs a request; `hot-64k lighttpd` 100%, 25.0 µs a request."
+		"between two of them the ratio tells how much of wrk's CPU each server's answers cost, not how fast the servers are. wrk's CPU a request: `hot-4k uringd` 99%, 9.0 µs a request; `hot-64k lighttpd` 100%, 25.0 µs a request."
 	if got := clientNote(rows); got != want {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
