@@ -700,7 +700,7 @@ func stallNote(rows []Result) string {
 // client: wrk drives its connections from one thread, which cannot go faster.
 const clientBound = 95
 
-// clientNote names the rows whose wrk ran its one thread at ClientBound or more, with wrk's
+// clientNote names the rows whose wrk ran its one thread at clientBound or more, with wrk's
 // CPU a request: their req/s is the client's ceiling, so a ratio between two of them tells
 // how much of wrk's CPU each server's answers cost, not how fast the servers are.
 func clientNote(rows []Result) string {

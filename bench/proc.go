@@ -695,19 +695,18 @@ func parseCPUStat(b []byte) (CPUTimes, error) {
 
 // IdlePct is the share of the CPU time from a to b in which the CPUs had nothing to run
 // (idle and iowait).
-func IdlePct(a, b CPUTimes) float64 {
-	if b.Total <= a.Total || b.Idle < a.Idle {
-		return 0
-	}
-	return 100 * float64(b.Idle-a.Idle) / float64(b.Total-a.Total)
-}
+func IdlePct(a, b CPUTimes) float64 { return sharePct(a.Idle, b.Idle, a, b) }
 
 // StealPct is the share of the CPU time from a to b that the hypervisor took (0 on bare
 // metal): a loaded VM whose host is busy loses its CPUs for milliseconds at a time, which
 // shows in every latency measured on it.
-func StealPct(a, b CPUTimes) float64 {
-	if b.Total <= a.Total || b.Steal < a.Steal {
+func StealPct(a, b CPUTimes) float64 { return sharePct(a.Steal, b.Steal, a, b) }
+
+// sharePct is the part that grew from x0 to x1 of the CPU time from a to b, in percent; 0
+// when either went backwards.
+func sharePct(x0, x1 uint64, a, b CPUTimes) float64 {
+	if b.Total <= a.Total || x1 < x0 {
 		return 0
 	}
-	return 100 * float64(b.Steal-a.Steal) / float64(b.Total-a.Total)
+	return 100 * float64(x1-x0) / float64(b.Total-a.Total)
 }
